@@ -1,0 +1,137 @@
+"""Fixtures shared by the whole suite: services, the browser, the Celery worker."""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Playwright's sync API runs an event loop in the test thread; Django's database setup
+# must still be allowed there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def missing_service(reason: str):
+    """Skip locally when a service is missing; in CI a missing service is a failure."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: services must be present)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not os.path.exists(CHROMIUM):
+        missing_service(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+def wait_for(condition, *, timeout: float = 15.0, interval: float = 0.1, message: str = ""):
+    """Poll `condition` until it returns something truthy; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(message or f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def database_url_for_test_db() -> str:
+    """The URL of the test database pytest-django created, for another process to use."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if settings["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{settings['NAME']}"
+    user = settings.get("USER") or ""
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    credentials = f"{user}{password}@" if user else ""
+    host = settings.get("HOST") or "127.0.0.1"
+    port = f":{settings['PORT']}" if settings.get("PORT") else ""
+    return f"postgres://{credentials}{host}{port}/{settings['NAME']}"
+
+
+def require_redis_if_configured():
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        missing_service(f"Redis at {settings.REDIS_URL} is not reachable: {error}")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, worker_extra_env):
+    """A real `celery worker` process on the test database and the configured broker.
+
+    Tests that use it need `transactional_db` (the worker only sees committed rows) and
+    should poll with `wait_for`.
+    """
+    require_redis_if_configured()
+    with django_db_blocker.unblock():
+        database_url = database_url_for_test_db()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url,
+        **worker_extra_env,
+    }
+    log = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "shop", "worker",
+            "--loglevel=INFO", "--concurrency=2", "--pool=prefork",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "--hostname", f"test-{os.getpid()}@%h",
+        ],
+        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+
+    def worker_ready():
+        if process.poll() is not None:
+            pytest.fail(f"celery worker exited with {process.returncode}:\n{read_log(log.name)}")
+        return "ready." in read_log(log.name)
+
+    wait_for(worker_ready, timeout=60, message="celery worker did not become ready")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def worker_extra_env():
+    """Extra environment for the worker process; overridden where a feature needs more."""
+    return {}
+
+
+def read_log(path: str) -> str:
+    with open(path, errors="replace") as handle:
+        return handle.read()

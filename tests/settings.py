@@ -1,0 +1,28 @@
+"""Settings for the test suite: the project's settings, isolated from a running dev store.
+
+The Celery worker started by the tests is another process; it gets this module through
+DJANGO_SETTINGS_MODULE and the same per-run queue through the environment, so a `make run`
+worker never picks up a test's task, nor a test worker a stale one.
+"""
+import os
+import tempfile
+import uuid
+
+from shop.settings import *  # noqa: F403
+from shop.settings import REDIS_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+
+CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault("SHOP_TEST_QUEUE", f"test-{uuid.uuid4().hex}")
+if not REDIS_URL:
+    _broker_dir = os.environ.setdefault("SHOP_TEST_BROKER_DIR", tempfile.mkdtemp(prefix="broker-"))
+    for _sub in ("queue", "processed", "control"):
+        os.makedirs(os.path.join(_broker_dir, _sub), exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": os.path.join(_broker_dir, "queue"),
+        "data_folder_out": os.path.join(_broker_dir, "queue"),
+        "processed_folder": os.path.join(_broker_dir, "processed"),
+        "store_processed": False,
+        "control_folder": os.path.join(_broker_dir, "control"),
+    }
