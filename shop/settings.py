@@ -122,6 +122,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+if "STATIC_ROOT" not in os.environ:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
+STATICFILES_DIRS = [BASE_DIR / "shop" / "static"]  # the storefront's CSS
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -146,6 +149,16 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 STORE_NAME = os.environ.get("STORE_NAME", "Hilltop Goods")
+
+# Email (order confirmations). The console backend prints them in development.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@example.com")
 
 # Celery. REDIS_URL is the production broker; without it, kombu's filesystem transport
 # needs no server and a real worker process still runs every task (never in a request).
@@ -185,4 +198,51 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# --- Mailchimp integration: audiences and groups (mailchimp_integration/) -------------------
+# MAILCHIMP_API_KEY from the environment wins over a key saved in the admin (stored
+# encrypted with MAILCHIMP_ENCRYPTION_KEY, else a key derived from SECRET_KEY).
+MAILCHIMP_API_KEY = os.environ.get("MAILCHIMP_API_KEY", "")
+# Base URL, e.g. the sandbox http://127.0.0.1:8100/3.0; empty: https://<dc>.api.mailchimp.com/3.0
+MAILCHIMP_API_URL = os.environ.get("MAILCHIMP_API_URL", "")
+MAILCHIMP_ENCRYPTION_KEY = os.environ.get("MAILCHIMP_ENCRYPTION_KEY", "")
+MAILCHIMP_CONNECT_TIMEOUT = float(os.environ.get("MAILCHIMP_CONNECT_TIMEOUT", "3.05"))
+MAILCHIMP_READ_TIMEOUT = float(os.environ.get("MAILCHIMP_READ_TIMEOUT", "20"))
+# Simultaneous connections per process; Mailchimp allows 10 per account, so never more.
+MAILCHIMP_MAX_CONNECTIONS = min(10, int(os.environ.get("MAILCHIMP_MAX_CONNECTIONS", "10")))
+# Transient errors (timeouts, 429, 5xx): tries per call, and the longest wait between them.
+MAILCHIMP_RETRY_ATTEMPTS = int(os.environ.get("MAILCHIMP_RETRY_ATTEMPTS", "5"))
+MAILCHIMP_RETRY_MAX_WAIT = float(os.environ.get("MAILCHIMP_RETRY_MAX_WAIT", "30"))
+MAILCHIMP_SYNC_INTERVAL_MINUTES = int(os.environ.get("MAILCHIMP_SYNC_INTERVAL_MINUTES", "60"))
+CELERY_BEAT_SCHEDULE["mailchimp-sync-lists"] = {
+    "task": "mailchimp_integration.sync_lists_scheduled",
+    "schedule": MAILCHIMP_SYNC_INTERVAL_MINUTES * 60.0,
+}
+
+# --- Subscriptions: the outbox of pushes to Mailchimp (subscriptions/) ----------------------
+# Hold every push (a staging copy of the store); they wait and go out when lifted. The admin's
+# "Newsletter settings" page has the same switch.
+SUBSCRIPTIONS_PUSHES_PAUSED = env_bool("SUBSCRIPTIONS_PUSHES_PAUSED")
+# Transient errors (timeouts, 429, 5xx): attempts per push, backoff base and cap in seconds.
+SUBSCRIPTIONS_PUSH_MAX_ATTEMPTS = int(os.environ.get("SUBSCRIPTIONS_PUSH_MAX_ATTEMPTS", "8"))
+SUBSCRIPTIONS_RETRY_BASE_SECONDS = float(os.environ.get("SUBSCRIPTIONS_RETRY_BASE_SECONDS", "2"))
+SUBSCRIPTIONS_RETRY_MAX_SECONDS = float(os.environ.get("SUBSCRIPTIONS_RETRY_MAX_SECONDS", "300"))
+# More pending pushes than this at once go out in Mailchimp's bulk calls.
+SUBSCRIPTIONS_BULK_THRESHOLD = int(os.environ.get("SUBSCRIPTIONS_BULK_THRESHOLD", "20"))
+# The sweeper: how often, how long a push may wait before it is re-sent, and after how long
+# a push left "sending" (its worker died) is sent again.
+SUBSCRIPTIONS_SWEEP_INTERVAL_SECONDS = float(
+    os.environ.get("SUBSCRIPTIONS_SWEEP_INTERVAL_SECONDS", "60")
+)
+SUBSCRIPTIONS_SWEEP_GRACE_SECONDS = float(os.environ.get("SUBSCRIPTIONS_SWEEP_GRACE_SECONDS", "30"))
+SUBSCRIPTIONS_SENDING_STALE_SECONDS = float(
+    os.environ.get("SUBSCRIPTIONS_SENDING_STALE_SECONDS", "600")
+)
+# The footer form: at most this many signups per IP address per window (seconds).
+SUBSCRIPTIONS_FOOTER_RATE_LIMIT = int(os.environ.get("SUBSCRIPTIONS_FOOTER_RATE_LIMIT", "10"))
+SUBSCRIPTIONS_FOOTER_RATE_WINDOW = int(os.environ.get("SUBSCRIPTIONS_FOOTER_RATE_WINDOW", "3600"))
+CELERY_BEAT_SCHEDULE["subscriptions-push-sweep"] = {
+    "task": "subscriptions.push_sweep",
+    "schedule": SUBSCRIPTIONS_SWEEP_INTERVAL_SECONDS,
 }

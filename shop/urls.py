@@ -7,5 +7,6 @@ urlpatterns = [
     path("accounts/", include("shop.accounts.urls")),
     path("cart/", include("shop.cart.urls")),
     path("checkout/", include("shop.checkout.urls")),
+    path("newsletter/", include("subscriptions.urls")),
     path("", include("shop.catalogue.urls")),
 ]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["mailchimp_integration.sandbox.pytest_plugin"]
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Playwright's sync API runs an event loop in the test thread; Django's database setup
@@ -127,9 +129,22 @@ def celery_worker_process(django_db_setup, django_db_blocker, worker_extra_env):
 
 
 @pytest.fixture(scope="session")
-def worker_extra_env():
-    """Extra environment for the worker process; overridden where a feature needs more."""
-    return {}
+def worker_extra_env(mailchimp_sandbox_server, tmp_path_factory):
+    """The one worker's environment: the session's sandbox, short timeouts, fast retries.
+
+    Defined here only: the worker is session-scoped, so an override in a sub-folder's
+    conftest would silently lose to whichever folder started the worker first.
+    """
+    return {
+        "MAILCHIMP_API_URL": mailchimp_sandbox_server.url,
+        "MAILCHIMP_API_KEY": mailchimp_sandbox_server.api_key,
+        "MAILCHIMP_READ_TIMEOUT": "2",
+        "MAILCHIMP_CONNECT_TIMEOUT": "1",
+        "SUBSCRIPTIONS_RETRY_BASE_SECONDS": "0.2",
+        "SUBSCRIPTIONS_RETRY_MAX_SECONDS": "2",
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(tmp_path_factory.mktemp("worker-mail")),
+    }
 
 
 def read_log(path: str) -> str:

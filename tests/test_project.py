@@ -11,11 +11,16 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "shop.settings", **env},
+        env={**child_env(), "DJANGO_SETTINGS_MODULE": "shop.settings", **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment, less what the test run itself set for Playwright."""
+    return {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
 
 
 PRODUCTION_ENV = {

@@ -1,0 +1,12 @@
+"""URLs of the cart pages."""
+from django.urls import path
+
+from . import views
+
+app_name = "cart"
+urlpatterns = [
+    path("", views.cart_detail, name="detail"),
+    path("add/<int:product_id>/", views.cart_add, name="add"),
+    path("update/<int:variant_id>/", views.cart_update, name="update"),
+    path("remove/<int:variant_id>/", views.cart_remove, name="remove"),
+]

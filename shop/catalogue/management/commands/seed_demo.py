@@ -1,0 +1,105 @@
+"""Seed a demo catalogue and a back-office superuser; safe to run again and again."""
+import os
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+
+from shop.accounts.services import user_ensure_superuser
+from shop.catalogue.services import product_get_or_create, variant_get_or_create
+
+DEMO_ADMIN_EMAIL = "admin@example.com"
+DEFAULT_DEMO_ADMIN_PASSWORD = "admin-demo-123"
+
+# (slug, name, description, [(sku, variant name, price, stock), ...])
+DEMO_PRODUCTS = [
+    (
+        "enamel-camp-mug",
+        "Enamel Camp Mug",
+        "A tough enamel mug for tea on the trail or coffee at the desk.",
+        [
+            ("MUG-WHT", "White", "12.00", 40),
+            ("MUG-BLU", "Blue", "12.00", 25),
+            ("MUG-GRN", "Forest green", "13.50", 5),
+        ],
+    ),
+    (
+        "merino-beanie",
+        "Merino Beanie",
+        "Soft, warm and itch-free: a beanie knitted from fine merino wool.",
+        [
+            ("BEANIE-CHR", "Charcoal", "24.00", 30),
+            ("BEANIE-RST", "Rust", "24.00", 12),
+        ],
+    ),
+    (
+        "organic-cotton-tee",
+        "Organic Cotton Tee",
+        "A heavyweight T-shirt in organic cotton with the hilltop logo.",
+        [
+            ("TEE-S-NVY", "Small / Navy", "28.00", 10),
+            ("TEE-M-NVY", "Medium / Navy", "28.00", 15),
+            ("TEE-L-NVY", "Large / Navy", "28.00", 8),
+            ("TEE-L-BLU", "Large / Blue", "30.00", 3),
+        ],
+    ),
+    (
+        "trail-map-print",
+        "Trail Map Print",
+        "An A3 print of our favourite ridge walks, on recycled paper.",
+        [
+            ("PRINT-A3", "A3 unframed", "18.00", 50),
+            ("PRINT-A3-FR", "A3 framed", "55.00", 4),
+        ],
+    ),
+    (
+        "canvas-tote",
+        "Canvas Tote Bag",
+        "A roomy tote for the market, the library or the beach.",
+        [("TOTE-NAT", "Natural", "15.00", 60)],
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a demo catalogue and the admin@example.com superuser (password from "
+        "DEMO_ADMIN_PASSWORD). Existing products, stock and passwords are left alone."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--reset-password",
+            action="store_true",
+            help="Set the superuser's password again even if the account already exists.",
+        )
+
+    def handle(self, *args, reset_password: bool = False, **options):
+        products_created = variants_created = 0
+        for slug, name, description, variants in DEMO_PRODUCTS:
+            product, created = product_get_or_create(slug=slug, name=name, description=description)
+            products_created += created
+            for sku, variant_name, price, stock in variants:
+                _, created = variant_get_or_create(
+                    product=product, sku=sku, name=variant_name, price=Decimal(price), stock=stock
+                )
+                variants_created += created
+
+        password = os.environ.get("DEMO_ADMIN_PASSWORD") or DEFAULT_DEMO_ADMIN_PASSWORD
+        _, user_created = user_ensure_superuser(
+            email=DEMO_ADMIN_EMAIL, password=password, reset_password=reset_password
+        )
+        self.stdout.write(
+            f"Catalogue: {products_created} products and {variants_created} variants added "
+            f"({len(DEMO_PRODUCTS)} demo products in all)."
+        )
+        if user_created or reset_password:
+            self.stdout.write(
+                self.style.SUCCESS(f"Back office: /admin/ as {DEMO_ADMIN_EMAIL} / {password}")
+            )
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Back office: /admin/ as {DEMO_ADMIN_EMAIL} (password unchanged; "
+                    "--reset-password sets it from DEMO_ADMIN_PASSWORD again)"
+                )
+            )

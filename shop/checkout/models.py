@@ -1,0 +1,75 @@
+"""Placed orders and their lines, with what was bought copied at the time of purchase."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PLACED = "placed", "Placed"
+        SHIPPED = "shipped", "Shipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    # Null for guests; kept when an account is deleted so the sale stays on the books.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+    )
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150)
+    address_line1 = models.CharField("address line 1", max_length=255)
+    address_line2 = models.CharField("address line 2", max_length=255, blank=True)
+    city = models.CharField(max_length=120)
+    postcode = models.CharField(max_length=20)
+    country = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLACED)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by the worker once the confirmation email went out; empty means still to send.
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Order {self.number}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # PROTECT: a variant that was sold can be deactivated but not deleted.
+    variant = models.ForeignKey(
+        "catalogue.Variant", on_delete=models.PROTECT, related_name="order_lines"
+    )
+    product_name = models.CharField(max_length=200)
+    variant_name = models.CharField(max_length=200)
+    sku = models.CharField("SKU", max_length=64)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="checkout_orderline_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_name} ({self.variant_name})"
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity

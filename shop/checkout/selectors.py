@@ -1,0 +1,28 @@
+"""Reads of orders: a customer's own orders, and the one a visitor may see after checkout."""
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from shop.accounts.models import User
+
+from .models import Order, OrderLine
+
+
+def order_list_for_user(*, user: User) -> QuerySet[Order]:
+    return (
+        Order.objects.filter(user=user)
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("pk")))
+        .order_by("-created", "-pk")
+    )
+
+
+def order_get_visible(*, number: str, user, placed_numbers: list[str]) -> Order | None:
+    """The order if this visitor placed it in this session or owns it; otherwise None."""
+    order = Order.objects.prefetch_related("lines").filter(number=number).first()
+    if order is None:
+        return None
+    if number in placed_numbers:
+        return order
+    if user.is_authenticated and order.user_id == user.pk:
+        return order
+    return None

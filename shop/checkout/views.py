@@ -1,0 +1,71 @@
+"""The checkout page, and the confirmation a customer sees after placing an order."""
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from shop.cart.cart import Cart
+from shop.cart.selectors import cart_summary
+from subscriptions.models import Source
+from subscriptions.views import news_opt_in_save
+
+from . import selectors, services
+from .forms import CheckoutForm
+
+# Orders placed in this session, so a guest can see their own confirmation page.
+PLACED_ORDERS_SESSION_KEY = "checkout_placed_orders"
+PLACED_ORDERS_KEPT = 10
+
+
+def checkout(request, form_class=CheckoutForm):
+    cart = Cart(request.session)
+    if not cart:
+        messages.info(request, "Your cart is empty. Add something before checking out.")
+        return redirect("cart:detail")
+    summary = cart_summary(cart=cart)
+
+    if request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                # One transaction for the order and anything that must stand or fall with
+                # it (a newsletter opt-in ticked on this form, say): add those calls here.
+                with transaction.atomic():
+                    order = services.order_place(
+                        cart=cart, user=request.user, **form.order_details()
+                    )
+                    news_opt_in_save(
+                        request, form, email=order.email, source=Source.CHECKOUT,
+                        user=request.user if request.user.is_authenticated else None,
+                        first_name=order.first_name, last_name=order.last_name,
+                    )
+            except services.OrderError as error:
+                messages.error(request, str(error))
+                return redirect("cart:detail")
+            cart.clear()
+            placed = request.session.get(PLACED_ORDERS_SESSION_KEY, [])
+            request.session[PLACED_ORDERS_SESSION_KEY] = (placed + [order.number])[
+                -PLACED_ORDERS_KEPT:
+            ]
+            return redirect("checkout:confirmation", number=order.number)
+    else:
+        form = form_class(initial=initial_details(request.user))
+
+    return render(request, "checkout/checkout.html", {"form": form, "cart": summary})
+
+
+def initial_details(user) -> dict:
+    if not user.is_authenticated:
+        return {}
+    return {"email": user.email, "first_name": user.first_name, "last_name": user.last_name}
+
+
+def confirmation(request, number: str):
+    order = selectors.order_get_visible(
+        number=number,
+        user=request.user,
+        placed_numbers=request.session.get(PLACED_ORDERS_SESSION_KEY, []),
+    )
+    if order is None:
+        raise Http404("No such order.")
+    return render(request, "checkout/confirmation.html", {"order": order})

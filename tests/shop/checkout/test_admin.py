@@ -1,0 +1,50 @@
+"""The orders' back-office pages."""
+import pytest
+from django.urls import reverse
+
+from shop.checkout.models import Order
+from tests.shop.checkout.factories import OrderFactory, OrderLineFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_order_changelist_filters_and_search(admin_client):
+    line = OrderLineFactory(order__number="FINDME12", order__email="buyer@example.com")
+    OrderFactory(number="OTHER123", status=Order.Status.SHIPPED)
+    url = reverse("admin:checkout_order_changelist")
+    page = admin_client.get(url).content.decode()
+    assert "FINDME12" in page and "OTHER123" in page
+    found = admin_client.get(url, {"q": "buyer@example.com"}).content.decode()
+    assert "FINDME12" in found and "OTHER123" not in found
+    shipped = admin_client.get(url, {"status__exact": "shipped"}).content.decode()
+    assert "OTHER123" in shipped and "FINDME12" not in shipped
+    assert admin_client.get(url, {"created__year": line.order.created.year}).status_code == 200
+
+
+def test_order_change_page_shows_the_lines(admin_client):
+    line = OrderLineFactory(product_name="Enamel Mug", sku="MUG-BLU")
+    response = admin_client.get(reverse("admin:checkout_order_change", args=[line.order_id]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Enamel Mug" in page and "MUG-BLU" in page
+
+
+def test_changing_the_status_in_the_admin(admin_client):
+    order = OrderFactory(total="10.00")
+    response = admin_client.post(
+        reverse("admin:checkout_order_change", args=[order.pk]),
+        {
+            "status": "shipped",
+            "lines-TOTAL_FORMS": "0",
+            "lines-INITIAL_FORMS": "0",
+            "lines-MIN_NUM_FORMS": "0",
+            "lines-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.status == "shipped"
+
+
+def test_orders_cannot_be_added_in_the_admin(admin_client):
+    assert admin_client.get(reverse("admin:checkout_order_add")).status_code == 403
