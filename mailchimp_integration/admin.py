@@ -1,0 +1,272 @@
+"""Back office: the "Mailchimp integration" settings page and the "Mailchimp lists" page.
+
+Both are ModelAdmins whose changelist is a page of their own; their small JSON endpoints are
+registered through `get_urls`, so they live under /admin/, behind the admin login, CSRF
+protection and model permissions.
+"""
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import ApiKeyForm, FlagChangeForm
+from .models import Audience, Interest, MailchimpConnection, SyncRun
+
+
+def sync_run_json(run: SyncRun | None) -> dict | None:
+    if run is None:
+        return None
+    return {
+        "id": run.pk,
+        "state": run.state,
+        "trigger": run.get_trigger_display(),
+        "finished": run.is_finished,
+        "progress_done": run.progress_done,
+        "progress_total": run.progress_total,
+        "created": run.created,
+        "updated": run.updated,
+        "removed": run.removed,
+        "error": run.error,
+        "summary": run.summary,
+        "queued_at": run.queued_at.isoformat() if run.queued_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+@admin.register(MailchimpConnection)
+class MailchimpConnectionAdmin(admin.ModelAdmin):
+    """The settings page: the API key (masked), "Test connection", "Update Mailchimp Lists"."""
+
+    settings_template = "admin/mailchimp_integration/mailchimpconnection/settings.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        wrap = self.admin_site.admin_view
+        return [
+            path("sync/", wrap(self.sync_start_view), name=f"{prefix}_sync"),
+            path(
+                "sync/<int:run_id>/",
+                wrap(self.sync_status_view),
+                name=f"{prefix}_sync_status",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        can_change = self.has_change_permission(request)
+        config = selectors.mailchimp_config_get()
+        form = ApiKeyForm(require_key=False, check_with_mailchimp=False)
+        if request.method == "POST":
+            if not can_change:
+                raise PermissionDenied
+            response = self._settings_post(request, config)
+            if isinstance(response, HttpResponseRedirect):
+                return response
+            form = response
+        elif can_change:
+            # A key from the environment counts as connected: import its lists the first time.
+            services.connection_ensure_first_sync()
+        connection = selectors.connection_get()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Mailchimp integration",
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "config": config,
+            "connection": connection,
+            "form": form,
+            "can_change": can_change,
+            "latest_run": selectors.sync_run_latest(),
+            "sync_url": reverse("admin:mailchimp_integration_mailchimpconnection_sync"),
+            "lists_url": reverse("admin:mailchimp_integration_audience_changelist"),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.settings_template, context)
+
+    def _settings_post(self, request, config):
+        """Save or clear the key, or test the connection; a form with errors to re-show, or a
+        redirect."""
+        action = request.POST.get("action")
+        here = HttpResponseRedirect(request.path)
+        if action == "test":
+            form = ApiKeyForm(request.POST, require_key=False, check_with_mailchimp=False)
+            if not form.is_valid():
+                return form
+            result = services.connection_test(api_key=form.cleaned_data["api_key"] or None)
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            self.message_user(request, result.message, level)
+            return here
+        if config.from_environment:
+            self.message_user(
+                request, "The API key comes from the environment (MAILCHIMP_API_KEY); change it "
+                "there.", messages.ERROR,
+            )
+            return here
+        if action == "clear":
+            connection = services.connection_clear_api_key()
+            self.log_change(request, connection, "Removed the Mailchimp API key.")
+            self.message_user(request, "The Mailchimp API key was removed.", messages.SUCCESS)
+            return here
+        if action == "save":
+            form = ApiKeyForm(request.POST)
+            if not form.is_valid():
+                return form
+            result = form.test_result
+            connection = services.connection_save_api_key(
+                api_key=form.cleaned_data["api_key"],
+                account_name=result.account_name if result else "",
+            )
+            self.log_change(request, connection, "Saved a new Mailchimp API key.")
+            if result and not result.ok:
+                self.message_user(
+                    request, f"The key was saved, but it could not be checked: {result.message}",
+                    messages.WARNING,
+                )
+            else:
+                self.message_user(
+                    request, "The key was saved. " + (result.message if result else "")
+                    + " Importing the lists…", messages.SUCCESS,
+                )
+            return here
+        self.message_user(request, "Unknown action.", messages.ERROR)
+        return here
+
+    def sync_start_view(self, request):
+        """POST: queue a sync in a worker (or join the one already under way); JSON or redirect."""
+        if request.method != "POST":
+            return JsonResponse({"error": "POST only"}, status=405)
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if not selectors.mailchimp_config_get().is_configured:
+            error = "Connect Mailchimp first: enter the API key."
+            if _wants_json(request):
+                return JsonResponse({"error": error}, status=409)
+            self.message_user(request, error, messages.ERROR)
+            return HttpResponseRedirect(_settings_url())
+        run = services.sync_run_enqueue(trigger=SyncRun.Trigger.BUTTON)
+        if _wants_json(request):
+            return JsonResponse(
+                {
+                    "run": sync_run_json(run),
+                    "status_url": reverse(
+                        "admin:mailchimp_integration_mailchimpconnection_sync_status",
+                        args=[run.pk],
+                    ),
+                },
+                status=202,
+            )
+        self.message_user(request, "Updating the Mailchimp lists in the background…")
+        return HttpResponseRedirect(_settings_url())
+
+    def sync_status_view(self, request, run_id: int):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        run = selectors.sync_run_get(run_id=run_id)
+        if run is None:
+            return JsonResponse({"error": "No such sync."}, status=404)
+        return JsonResponse({"run": sync_run_json(run)})
+
+
+def _settings_url() -> str:
+    return reverse("admin:mailchimp_integration_mailchimpconnection_changelist")
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@admin.register(Audience)
+class AudienceAdmin(admin.ModelAdmin):
+    """Marketing → Mailchimp lists: every audience with its groups, toggled in place."""
+
+    lists_template = "admin/mailchimp_integration/audience/lists.html"
+    per_page = 50
+
+    def has_add_permission(self, request):
+        return False  # audiences come from Mailchimp
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # removed in Mailchimp means marked removed here, never deleted
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "flags/",
+                self.admin_site.admin_view(require_POST(self.flags_view)),
+                name=f"{prefix}_flags",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        paginator = Paginator(selectors.audiences_for_admin(), self.per_page)
+        page = paginator.get_page(request.GET.get("p"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Mailchimp lists",
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "page": page,
+            "audiences": page.object_list,
+            "can_change": self.has_change_permission(request),
+            "latest_run": selectors.sync_run_latest(),
+            "flags_url": reverse("admin:mailchimp_integration_audience_flags"),
+            "settings_url": _settings_url(),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.lists_template, context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Everything about an audience is on the lists page.
+        return HttpResponseRedirect(reverse("admin:mailchimp_integration_audience_changelist"))
+
+    def flags_view(self, request):
+        """POST JSON {kind, id, field, value}: set one toggle; answer the object's state."""
+        if not self.has_change_permission(request):
+            return JsonResponse({"error": "You may not change the Mailchimp lists."}, status=403)
+        try:
+            payload = json.loads(request.body or b"{}")
+        except ValueError:
+            return JsonResponse({"error": "The request body is not JSON."}, status=400)
+        form = FlagChangeForm(payload if isinstance(payload, dict) else {})
+        if not form.is_valid():
+            return JsonResponse({"error": form.errors.get_json_data()}, status=400)
+        data = form.cleaned_data
+        flags = {data["field"]: data["value"]}
+        try:
+            if data["kind"] == "audience":
+                obj, changed = services.audience_flags_set(audience_id=data["id"], **flags)
+            else:
+                obj, changed = services.interest_flags_set(interest_id=data["id"], **flags)
+        except (Audience.DoesNotExist, Interest.DoesNotExist):
+            return JsonResponse({"error": "Not found."}, status=404)
+        except services.RemovedInMailchimp as error:
+            return JsonResponse({"error": str(error)}, status=409)
+        if changed:
+            self.log_change(request, obj, [{"changed": {"fields": changed}}])
+        return JsonResponse(
+            {
+                "kind": data["kind"],
+                "id": obj.pk,
+                "active": obj.active,
+                "subscribe_by_default": obj.subscribe_by_default,
+            }
+        )
+

@@ -1,0 +1,488 @@
+"""The one Mailchimp boundary: the official client, hardened, with errors translated.
+
+Only this module imports `mailchimp_marketing`. It fixes the official client's defects
+(see shared/mailchimp-api/PROVENANCE.md):
+
+- every call goes through one pooled `requests.Session` per process (recreated after fork),
+  with at most MAILCHIMP_MAX_CONNECTIONS (never more than Mailchimp's 10) open at once;
+- bounded (connect, read) timeouts from settings instead of 120 s;
+- a non-2xx response raises even when its body is empty;
+- the base URL is set from MAILCHIMP_API_URL or the key's data centre, and path ids are
+  never rewritten (the official client replaces "server" anywhere in the URL);
+- failures come out as `exceptions.py` types that say whether a retry can help.
+"""
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import mailchimp_marketing
+import requests
+from django.conf import settings
+from mailchimp_marketing.api_client import ApiClient, ApiClientError
+from requests.adapters import HTTPAdapter
+
+from .exceptions import (
+    MailchimpAuthError,
+    MailchimpError,
+    MailchimpNotConfigured,
+    MailchimpNotFound,
+    MailchimpPermanentError,
+    MailchimpRateLimited,
+    MailchimpServerError,
+    MailchimpTransientError,
+    MailchimpUnreachable,
+)
+
+logger = logging.getLogger(__name__)
+
+# Mailchimp allows 10 simultaneous connections per account; past that it answers 429.
+MAILCHIMP_CONNECTION_LIMIT = 10
+PAGE_SIZE = 1000  # the API's maximum `count`
+USER_AGENT = "hilltop-store (mailchimp-marketing/{})".format(
+    importlib.metadata.version("mailchimp-marketing")
+)
+
+T = TypeVar("T")
+
+
+def max_connections() -> int:
+    configured = int(getattr(settings, "MAILCHIMP_MAX_CONNECTIONS", MAILCHIMP_CONNECTION_LIMIT))
+    return max(1, min(configured, MAILCHIMP_CONNECTION_LIMIT))
+
+
+def default_timeout() -> tuple[float, float]:
+    return (
+        float(getattr(settings, "MAILCHIMP_CONNECT_TIMEOUT", 3.05)),
+        float(getattr(settings, "MAILCHIMP_READ_TIMEOUT", 20.0)),
+    )
+
+
+# --- The per-process pool ------------------------------------------------------------------
+
+class _ProcessPool:
+    """A session and a connection semaphore that belong to one process id.
+
+    Celery's prefork workers fork after import; a session inherited across fork would share
+    sockets with the parent, so a child builds its own on first use.
+    """
+
+    def __init__(self, size: int):
+        self.pid = os.getpid()
+        self.size = size
+        self.slots = threading.BoundedSemaphore(size)
+        self.session = requests.Session()
+        # pool_block: never open more than `size` sockets to one host, even past the semaphore.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=size, pool_block=True, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        # Requests from many threads share this session: keep no cookies between them.
+        self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        self.session.headers["User-Agent"] = USER_AGENT
+
+
+_pool: _ProcessPool | None = None
+_pool_lock = threading.Lock()
+
+
+def process_pool() -> _ProcessPool:
+    global _pool
+    pool = _pool
+    if pool is not None and pool.pid == os.getpid() and pool.size == max_connections():
+        return pool
+    with _pool_lock:
+        if _pool is None or _pool.pid != os.getpid() or _pool.size != max_connections():
+            _pool = _ProcessPool(max_connections())
+        return _pool
+
+
+def pooled_session() -> requests.Session:
+    """The process's one HTTP session for Mailchimp."""
+    return process_pool().session
+
+
+# --- Base URL --------------------------------------------------------------------------------
+
+def base_url_for(api_key: str, api_url: str = "") -> str:
+    """MAILCHIMP_API_URL if set (e.g. the sandbox), else https://<dc>.api.mailchimp.com/3.0."""
+    if api_url:
+        return api_url.rstrip("/")
+    _, _, data_centre = api_key.rpartition("-")
+    if not api_key or "-" not in api_key or not data_centre.isalnum():
+        raise MailchimpNotConfigured(
+            "the API key must end with its data centre, e.g. …-us6 (or set MAILCHIMP_API_URL)"
+        )
+    return f"https://{data_centre}.api.mailchimp.com/3.0"
+
+
+# --- Error translation -------------------------------------------------------------------------
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _problem_fields(body: Any) -> tuple[str, str]:
+    """Mailchimp's title and detail, from a problem+json dict or string (either may arrive)."""
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8", errors="replace")
+    if isinstance(body, str):
+        text = body.strip()
+        try:
+            body = json.loads(text) if text else {}
+        except ValueError:
+            return "", text[:500]
+    if not isinstance(body, dict):
+        return "", str(body)[:500]
+    title = str(body.get("title") or "")
+    detail = str(body.get("detail") or "")
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        fields = "; ".join(
+            f"{e.get('field')}: {e.get('message')}" if isinstance(e, dict) else str(e)
+            for e in errors
+        )
+        detail = f"{detail} ({fields})" if detail else fields
+    return title, detail
+
+
+def error_for_status(
+    status: int,
+    body: Any,
+    *,
+    reason: str = "",
+    retry_after: str | None = None,
+    method: str = "",
+    path: str = "",
+) -> MailchimpError:
+    """The error type for a non-2xx answer, whether or not it has a body."""
+    title, detail = _problem_fields(body)
+    empty = not (title or detail)
+    title = title or reason or "HTTP error"
+    if empty:
+        detail = "Mailchimp sent an empty response body"
+    where = {"status": status, "method": method, "path": path}
+    if status == 429 or (status == 403 and empty):
+        # Mailchimp's guide: under very high volume a 429 or 403 can come with no body.
+        return MailchimpRateLimited(
+            title, detail, retry_after=parse_retry_after(retry_after), **where
+        )
+    if status >= 500:
+        return MailchimpServerError(
+            title, detail, retry_after=parse_retry_after(retry_after), **where
+        )
+    if status in (401, 403):
+        return MailchimpAuthError(title, detail, **where)
+    if status == 404:
+        return MailchimpNotFound(title, detail, **where)
+    return MailchimpPermanentError(title, detail, **where)
+
+
+def error_from_api_client_error(error: ApiClientError) -> MailchimpError:
+    """Translate the official client's exception (its `text` is a str or a dict)."""
+    if error.status_code is None:
+        return MailchimpUnreachable("Request failed", str(error.text))
+    return error_for_status(error.status_code, error.text)
+
+
+def error_from_transport(
+    error: requests.RequestException, method: str, path: str
+) -> MailchimpError:
+    host = urlsplit(error.request.url).netloc if error.request is not None else ""
+    if isinstance(error, requests.ConnectTimeout):
+        title, detail = "Connect timeout", f"no connection to {host} within the connect timeout"
+    elif isinstance(error, requests.Timeout):
+        title, detail = "Read timeout", f"{host} did not answer {method} {path} in time"
+    elif isinstance(error, requests.ConnectionError):
+        title, detail = "Connection failed", f"{host}: {_root_cause(error)}"
+    else:
+        return MailchimpPermanentError("Request failed", str(error), method=method, path=path)
+    return MailchimpUnreachable(title, detail, method=method, path=path)
+
+
+def _root_cause(error: BaseException) -> str:
+    """'Connection refused', 'Name or service not known', … rather than urllib3's nesting."""
+    text = str(error)
+    match = re.search(r"\[Errno -?\d+\] ([^')\"]+)", text)
+    if match:
+        return match.group(1).strip()
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the connection was closed without a response"
+    return text[:200]
+
+
+# --- The hardened API client --------------------------------------------------------------------
+
+class _HardenedApiClient(ApiClient):
+    """`ApiClient` whose `call_api` uses the pooled session, our timeouts and our errors."""
+
+    def __init__(self, *, api_key: str, host: str, timeout: tuple[float, float]):
+        super().__init__({"api_key": api_key})
+        self.host = host
+        self.server = ""  # the base class's `url.replace("server", ...)` must never run
+        self.timeout = timeout
+
+    def call_api(  # the signature the generated API classes call
+        self,
+        resource_path,
+        method,
+        path_params=None,
+        query_params=None,
+        header_params=None,
+        body=None,
+        collection_formats=None,
+        **kwargs,
+    ):
+        headers = dict(header_params or {})
+        headers.update(self.default_headers)
+        headers.pop("User-Agent", None)  # the session's
+        if path_params:
+            pairs = self.parameters_to_tuples(
+                self.sanitize_for_serialization(path_params), collection_formats
+            )
+            for name, value in pairs:
+                # Encode everything, "/" included, so an id is always one path segment.
+                resource_path = resource_path.replace(f"{{{name}}}", quote(str(value), safe=""))
+        params = None
+        if query_params:
+            params = self.parameters_to_tuples(
+                self.sanitize_for_serialization(query_params), collection_formats
+            )
+        data = None if body is None else json.dumps(self.sanitize_for_serialization(body))
+        return self.send(method, resource_path, params=params, data=data, headers=headers)
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params=None,
+        data: str | None = None,
+        headers: dict | None = None,
+    ) -> Any:
+        url = self.host + path  # no rewriting of the path: ids containing "server" stay intact
+        pool = process_pool()
+        with pool.slots:
+            try:
+                response = pool.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    auth=("anystring", self.api_key),
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as error:
+                raise error_from_transport(error, method, path) from None
+        if not response.ok:
+            raise error_for_status(
+                response.status_code,
+                response.content,
+                reason=response.reason or "",
+                retry_after=response.headers.get("Retry-After"),
+                method=method,
+                path=path,
+            )
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict]
+    total_items: int
+
+
+class MailchimpClient:
+    """A Mailchimp account, reached through the hardened official client.
+
+    The typed methods below are what the store uses; `sdk` is the official client (its
+    `lists`, `ecommerce`, … APIs) running over the same hardened transport.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_url: str = "",
+        timeout: tuple[float, float] | None = None,
+    ):
+        if not api_key:
+            raise MailchimpNotConfigured("no API key is set")
+        self.base_url = base_url_for(api_key, api_url)
+        self._api = _HardenedApiClient(
+            api_key=api_key, host=self.base_url, timeout=timeout or default_timeout()
+        )
+        self.sdk = mailchimp_marketing.Client()
+        # The generated API classes each hold the ApiClient they were built with.
+        self.sdk.api_client = self._api
+        for api in vars(self.sdk).values():
+            if hasattr(api, "api_client"):
+                api.api_client = self._api
+
+    def _call(self, function: Callable[..., T], *args, **kwargs) -> T:
+        try:
+            return function(*args, **kwargs)
+        except ApiClientError as error:  # defensive: our call_api never raises it
+            raise error_from_api_client_error(error) from None
+
+    def request(self, method: str, path: str, *, params=None, body=None) -> Any:
+        """A raw call for endpoints the official client lacks (e.g. PUT on ecommerce orders)."""
+        data = None if body is None else json.dumps(body)
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        return self._api.send(method, path, params=params, data=data, headers=headers)
+
+    # Account -----------------------------------------------------------------------------
+
+    def account_name(self) -> str:
+        data = self._call(self.sdk.root.get_root, fields=["account_name"])
+        return (data or {}).get("account_name", "")
+
+    # Lists, interest categories and interests, fetching only what the store keeps -------
+
+    LIST_FIELDS = ["lists.id", "lists.name", "lists.stats.member_count", "total_items"]
+    CATEGORY_FIELDS = [
+        "categories.id", "categories.title", "categories.type", "categories.display_order",
+        "total_items",
+    ]
+    INTEREST_FIELDS = [
+        "interests.id", "interests.name", "interests.subscriber_count",
+        "interests.display_order", "total_items",
+    ]
+
+    def lists_page(self, *, offset: int = 0, count: int = PAGE_SIZE) -> Page:
+        data = self._call(
+            self.sdk.lists.get_all_lists, fields=self.LIST_FIELDS, count=count, offset=offset
+        )
+        return Page(items=data.get("lists", []), total_items=int(data.get("total_items", 0)))
+
+    def interest_categories_page(
+        self, list_id: str, *, offset: int = 0, count: int = PAGE_SIZE
+    ) -> Page:
+        data = self._call(
+            self.sdk.lists.get_list_interest_categories,
+            list_id, fields=self.CATEGORY_FIELDS, count=count, offset=offset,
+        )
+        return Page(items=data.get("categories", []), total_items=int(data.get("total_items", 0)))
+
+    def interests_page(
+        self, list_id: str, category_id: str, *, offset: int = 0, count: int = PAGE_SIZE
+    ) -> Page:
+        data = self._call(
+            self.sdk.lists.list_interest_category_interests,
+            list_id, category_id, fields=self.INTEREST_FIELDS, count=count, offset=offset,
+        )
+        return Page(items=data.get("interests", []), total_items=int(data.get("total_items", 0)))
+
+    # Members (used by subscriptions/): upsert, status change, tags, bulk ------------------
+
+    @staticmethod
+    def subscriber_hash(email: str) -> str:
+        return hashlib.md5(email.strip().lower().encode()).hexdigest()  # noqa: S324 (Mailchimp's id)
+
+    def _member_path(self, list_id: str, email: str) -> str:
+        return f"/lists/{quote(list_id, safe='')}/members/{self.subscriber_hash(email)}"
+
+    def member_upsert(self, list_id: str, email: str, body: dict) -> dict:
+        """PUT /lists/{id}/members/{hash}: add or update; `email` addresses the member."""
+        return self.request("PUT", self._member_path(list_id, email), body=body) or {}
+
+    def member_update(self, list_id: str, email: str, body: dict) -> dict:
+        """PATCH /lists/{id}/members/{hash} (e.g. status unsubscribed; never a DELETE)."""
+        return self.request("PATCH", self._member_path(list_id, email), body=body) or {}
+
+    def member_tags_add(self, list_id: str, email: str, tags: list[str]) -> None:
+        body = {"tags": [{"name": name, "status": "active"} for name in tags]}
+        self.request("POST", self._member_path(list_id, email) + "/tags", body=body)
+
+    def members_batch_subscribe(
+        self, list_id: str, members: list[dict], *, update_existing: bool = True
+    ) -> dict:
+        """POST /lists/{id}: at most 500 members; per-member errors come back in `errors`."""
+        body = {"members": members, "update_existing": update_existing}
+        return self.request("POST", f"/lists/{quote(list_id, safe='')}", body=body) or {}
+
+    def batch_start(self, operations: list[dict]) -> dict:
+        """POST /batches: Mailchimp runs the operations later; returns the batch (its id)."""
+        return self.request("POST", "/batches", body={"operations": operations}) or {}
+
+
+def all_pages(
+    fetch_page: Callable[..., Page],
+    *,
+    call: Callable[[Callable[[], Page]], Page] | None = None,
+) -> Iterator[dict]:
+    """Every item of a paged collection: one call per PAGE_SIZE items, no more.
+
+    `call` wraps each page fetch (e.g. with retries).
+    """
+    call = call or (lambda fetch: fetch())
+    offset = 0
+    while True:
+        page = call(lambda offset=offset: fetch_page(offset=offset, count=PAGE_SIZE))
+        yield from page.items
+        offset += len(page.items)
+        if not page.items or offset >= page.total_items:
+            return
+
+
+def with_retries(
+    function: Callable[[], T],
+    *,
+    attempts: int | None = None,
+    max_wait: float | None = None,
+    base_delay: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call `function`, retrying transient Mailchimp errors with capped backoff and jitter.
+
+    Honors Retry-After; gives up (re-raising) after `attempts` tries or when Mailchimp asks
+    for a longer wait than `max_wait`. Permanent errors are never retried.
+    """
+    attempts = attempts or int(getattr(settings, "MAILCHIMP_RETRY_ATTEMPTS", 5))
+    max_wait = max_wait if max_wait is not None else float(
+        getattr(settings, "MAILCHIMP_RETRY_MAX_WAIT", 30)
+    )
+    for attempt in range(1, attempts + 1):
+        try:
+            return function()
+        except MailchimpTransientError as error:
+            if attempt == attempts:
+                raise
+            backoff = min(max_wait, base_delay * 2 ** (attempt - 1))
+            wait = backoff * (0.5 + random.random() / 2)  # jitter: spread the retries
+            if error.retry_after is not None:
+                if error.retry_after > max_wait:
+                    raise
+                wait = max(wait, error.retry_after)
+            logger.info("Mailchimp %s; retry %d/%d in %.2f s", error, attempt, attempts - 1, wait)
+            sleep(wait)
+    raise AssertionError("unreachable")

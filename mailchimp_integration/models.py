@@ -1,0 +1,163 @@
+"""Mailchimp audiences, group categories and groups as the store knows them, and the connection."""
+from __future__ import annotations
+
+from django.db import models
+
+
+class MailchimpConnection(models.Model):
+    """The store's one Mailchimp connection (a singleton row, pk=1).
+
+    Also the lock that serialises the write phase of concurrent list syncs.
+    """
+
+    SINGLETON_ID = 1
+
+    # Fernet token of the API key entered in the admin; empty when none was entered.
+    api_key_encrypted = models.TextField(blank=True, default="")
+    api_key_updated_at = models.DateTimeField(null=True, blank=True)
+    account_name = models.CharField(max_length=255, blank=True, default="")
+    # The fetch start of the newest snapshot of lists written: an older snapshot never
+    # overwrites a newer one.
+    lists_synced_at = models.DateTimeField(null=True, blank=True)
+    # Set once, when the first automatic sync of a newly connected store was enqueued.
+    first_sync_requested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Mailchimp integration"
+        verbose_name_plural = "Mailchimp integration"
+
+    def __str__(self) -> str:
+        return "Mailchimp integration"
+
+
+class MailchimpEntity(models.Model):
+    """What a synced Mailchimp object has: its id, name, and when Mailchimp last listed it."""
+
+    mailchimp_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=255)
+    last_seen_at = models.DateTimeField(help_text="When a sync last found it in Mailchimp.")
+    # Deleted in Mailchimp: kept (subscriptions point here), hidden from the forms.
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_reason = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removed_at is not None
+
+
+class Audience(MailchimpEntity):
+    """A Mailchimp audience (list). New ones arrive inactive."""
+
+    member_count = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=False, help_text="Offered to customers by the store.")
+    subscribe_by_default = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "Mailchimp list"
+        verbose_name_plural = "Mailchimp lists"
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["mailchimp_id"], name="audience_unique_mailchimp_id"),
+        ]
+
+
+class InterestCategory(MailchimpEntity):
+    """A group category ("interest category") of an audience, e.g. "Topics"."""
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="categories")
+    type = models.CharField(max_length=20, blank=True, default="")  # checkboxes, radio, …
+    display_order = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = "group category"
+        verbose_name_plural = "group categories"
+        ordering = ["display_order", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["audience", "mailchimp_id"], name="category_unique_per_audience"
+            ),
+        ]
+
+
+class Interest(MailchimpEntity):
+    """A group ("interest") inside a category."""
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="interests")
+    category = models.ForeignKey(
+        InterestCategory, on_delete=models.CASCADE, related_name="interests"
+    )
+    member_count = models.PositiveIntegerField(default=0)
+    display_order = models.IntegerField(default=0)
+    active = models.BooleanField(default=False, help_text="Offered to customers by the store.")
+    subscribe_by_default = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "group"
+        verbose_name_plural = "groups"
+        ordering = ["display_order", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["audience", "mailchimp_id"], name="interest_unique_per_audience"
+            ),
+        ]
+
+
+class SyncRun(models.Model):
+    """One import of the lists: queued by a button, the schedule or a first connection."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    class Trigger(models.TextChoices):
+        BUTTON = "button"
+        SCHEDULE = "schedule"
+        FIRST_CONNECTION = "first_connection"
+        COMMAND = "command"
+
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    audiences = models.PositiveIntegerField(default=0)
+    categories = models.PositiveIntegerField(default=0)
+    interests = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["state"], name="syncrun_state")]
+
+    def __str__(self) -> str:
+        return f"Sync #{self.pk} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED)
+
+    @property
+    def summary(self) -> str:
+        if self.state == self.State.FAILED:
+            return f"Failed: {self.error}"
+        if self.state != self.State.SUCCEEDED:
+            return f"{self.get_state_display()}…"
+        return (
+            f"Synced {self.audiences} audiences, {self.categories} categories, "
+            f"{self.interests} groups: {self.created} created, {self.updated} updated, "
+            f"{self.removed} removed."
+        )

@@ -1,0 +1,314 @@
+"""The Marketing API 3.0 routes: path → account call, query parameters, fields and paging."""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .state import ApiError, invalid_resource, not_found, self_link
+from .webhooks import url_answers
+
+if TYPE_CHECKING:
+    from .server import Sandbox
+
+ERROR_DOC_URL = "https://mailchimp.com/developer/marketing/docs/errors/"
+DEFAULT_COUNT, MAX_COUNT = 10, 1000
+
+
+@dataclass
+class ApiRequest:
+    method: str
+    path: str  # after /3.0, e.g. /lists/abc
+    query: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: dict | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        return "application/problem+json" if self.status >= 400 else "application/json"
+
+
+def problem(status: int, title: str, detail: str, errors: list | None = None,
+            headers: dict | None = None) -> ApiResponse:
+    body = {"type": ERROR_DOC_URL, "title": title, "status": status, "detail": detail,
+            "instance": str(uuid.uuid4())}
+    if errors:
+        body["errors"] = errors
+    return ApiResponse(status, body, headers or {})
+
+
+# ----------------------------------------------------------------------- fields and paging
+def _field_tree(spec: str) -> dict:
+    tree: dict = {}
+    for dotted in filter(None, (part.strip() for part in spec.split(","))):
+        node = tree
+        for name in dotted.split("."):
+            node = node.setdefault(name, {})
+    return tree
+
+
+def _include(value, tree: dict):
+    if isinstance(value, list):
+        return [_include(item, tree) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {key: (_include(value[key], sub) if sub else value[key])
+            for key, sub in tree.items() if key in value}
+
+
+def _exclude(value, tree: dict):
+    if isinstance(value, list):
+        return [_exclude(item, tree) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {key: (_exclude(inner, tree[key]) if tree.get(key) else inner)
+            for key, inner in value.items() if key not in tree or tree[key]}
+
+
+def apply_fields(body: dict, query: dict) -> dict:
+    """Mailchimp's `fields` / `exclude_fields`: comma-separated dotted paths."""
+    if query.get("fields"):
+        body = _include(body, _field_tree(query["fields"]))
+    if query.get("exclude_fields"):
+        body = _exclude(body, _field_tree(query["exclude_fields"]))
+    return body
+
+
+def _int_param(query: dict, name: str, default: int) -> int:
+    try:
+        return int(query.get(name, default))
+    except ValueError:
+        raise invalid_resource(f"The value of '{name}' must be an integer.") from None
+
+
+def page(items: list, query: dict) -> tuple[list, int]:
+    """One page of `items` (count default 10, at most 1000) and the total."""
+    count = min(max(_int_param(query, "count", DEFAULT_COUNT), 0), MAX_COUNT)
+    offset = max(_int_param(query, "offset", 0), 0)
+    return items[offset:offset + count], len(items)
+
+
+def _json_body(request: ApiRequest) -> dict:
+    if not isinstance(request.body, dict):
+        raise ApiError(400, "JSON Parse Exception", "We encountered an unspecified JSON parsing "
+                       "error.")
+    return request.body
+
+
+# ----------------------------------------------------------------------- handlers
+def root(sandbox: Sandbox, request: ApiRequest) -> ApiResponse:
+    return ApiResponse(200, sandbox.account.account_details())
+
+
+def ping(sandbox: Sandbox, request: ApiRequest) -> ApiResponse:
+    return ApiResponse(200, {"health_status": "Everything's Chimpy!"})
+
+
+def lists_read(sandbox, request):
+    lists, total = page(sandbox.account.lists_all(), request.query)
+    return ApiResponse(200, {
+        "lists": lists, "total_items": total,
+        "constraints": {"may_create": True, "max_instances": 1_000_000,
+                        "current_total_instances": total},
+        "_links": self_link("/lists"),
+    })
+
+
+def list_read(sandbox, request, list_id):
+    return ApiResponse(200, sandbox.account.list_get(list_id))
+
+
+def list_batch_subscribe(sandbox, request, list_id):
+    return ApiResponse(200, sandbox.account.batch_subscribe(list_id, _json_body(request)))
+
+
+def categories_read(sandbox, request, list_id):
+    categories = sandbox.account.categories_all(list_id)
+    if request.query.get("type"):
+        categories = [c for c in categories if c["type"] == request.query["type"]]
+    categories, total = page(categories, request.query)
+    return ApiResponse(200, {"list_id": list_id, "categories": categories, "total_items": total,
+                             "_links": self_link(f"/lists/{list_id}/interest-categories")})
+
+
+def category_read(sandbox, request, list_id, category_id):
+    return ApiResponse(200, sandbox.account.category_get(list_id, category_id))
+
+
+def interests_read(sandbox, request, list_id, category_id):
+    interests, total = page(sandbox.account.interests_all(list_id, category_id), request.query)
+    return ApiResponse(200, {
+        "list_id": list_id, "category_id": category_id, "interests": interests,
+        "total_items": total,
+        "_links": self_link(f"/lists/{list_id}/interest-categories/{category_id}/interests"),
+    })
+
+
+def interest_read(sandbox, request, list_id, category_id, interest_id):
+    return ApiResponse(200, sandbox.account.interest_get(list_id, category_id, interest_id))
+
+
+def members_read(sandbox, request, list_id):
+    status = request.query.get("status")
+    if status and status not in {"subscribed", "unsubscribed", "cleaned", "pending",
+                                 "transactional", "archived"}:
+        raise invalid_resource(f"'{status}' is not a valid member status.")
+    members, total = page(sandbox.account.members_all(list_id, status=status), request.query)
+    return ApiResponse(200, {"list_id": list_id, "members": members, "total_items": total,
+                             "_links": self_link(f"/lists/{list_id}/members")})
+
+
+def member_create(sandbox, request, list_id):
+    return ApiResponse(200, sandbox.account.member_add(list_id, _json_body(request)))
+
+
+def member_read(sandbox, request, list_id, member):
+    return ApiResponse(200, sandbox.account.member_get(list_id, member))
+
+
+def member_put(sandbox, request, list_id, member):
+    return ApiResponse(200, sandbox.account.member_upsert(list_id, member, _json_body(request)))
+
+
+def member_patch(sandbox, request, list_id, member):
+    return ApiResponse(200, sandbox.account.member_update(list_id, member, _json_body(request)))
+
+
+def member_archive(sandbox, request, list_id, member):
+    sandbox.account.member_archive(list_id, member)
+    return ApiResponse(204)
+
+
+def member_delete_permanent(sandbox, request, list_id, member):
+    sandbox.account.member_delete_permanent(list_id, member)
+    return ApiResponse(204)
+
+
+def member_tags_read(sandbox, request, list_id, member):
+    tags, total = page(sandbox.account.member_tags_all(list_id, member), request.query)
+    return ApiResponse(200, {"tags": tags, "total_items": total,
+                             "_links": self_link(f"/lists/{list_id}/members/{member}/tags")})
+
+
+def member_tags_post(sandbox, request, list_id, member):
+    sandbox.account.member_tags_update(list_id, member, _json_body(request))
+    return ApiResponse(204)
+
+
+def webhooks_read(sandbox, request, list_id):
+    webhooks = sandbox.account.webhooks_all(list_id)
+    return ApiResponse(200, {"list_id": list_id, "webhooks": webhooks,
+                             "total_items": len(webhooks),
+                             "_links": self_link(f"/lists/{list_id}/webhooks")})
+
+
+def webhook_create(sandbox, request, list_id):
+    body = _json_body(request)
+    sandbox.account.list_get(list_id)  # 404 before any outgoing check
+    url = body.get("url", "")
+    # Mailchimp saves a webhook only once its URL answers a GET.
+    if isinstance(url, str) and url.startswith(("http://", "https://")) and not url_answers(url):
+        raise invalid_resource(f"The URL '{url}' did not return a valid response. Please make "
+                               "sure it answers a GET request with 200.")
+    return ApiResponse(200, sandbox.account.webhook_create(list_id, body))
+
+
+def webhook_read(sandbox, request, list_id, webhook_id):
+    return ApiResponse(200, sandbox.account.webhook_get(list_id, webhook_id))
+
+
+def webhook_patch(sandbox, request, list_id, webhook_id):
+    return ApiResponse(200, sandbox.account.webhook_update(list_id, webhook_id,
+                                                           _json_body(request)))
+
+
+def webhook_delete(sandbox, request, list_id, webhook_id):
+    sandbox.account.webhook_delete(list_id, webhook_id)
+    return ApiResponse(204)
+
+
+def batches_read(sandbox, request):
+    batches, total = page(sandbox.batches.all(), request.query)
+    return ApiResponse(200, {"batches": batches, "total_items": total,
+                             "_links": self_link("/batches")})
+
+
+def batch_create(sandbox, request):
+    return ApiResponse(200, sandbox.batches.submit(_json_body(request)))
+
+
+def batch_read(sandbox, request, batch_id):
+    return ApiResponse(200, sandbox.batches.get(batch_id))
+
+
+def batch_delete(sandbox, request, batch_id):
+    sandbox.batches.delete(batch_id)
+    return ApiResponse(204)
+
+
+SEGMENT = r"([^/]+)"
+ROUTES: list[tuple[re.Pattern, dict[str, Callable]]] = [
+    (re.compile(pattern.replace("{}", SEGMENT)), methods) for pattern, methods in [
+        ("/", {"GET": root}),
+        ("/ping", {"GET": ping}),
+        ("/lists", {"GET": lists_read}),
+        ("/lists/{}", {"GET": list_read, "POST": list_batch_subscribe}),
+        ("/lists/{}/interest-categories", {"GET": categories_read}),
+        ("/lists/{}/interest-categories/{}", {"GET": category_read}),
+        ("/lists/{}/interest-categories/{}/interests", {"GET": interests_read}),
+        ("/lists/{}/interest-categories/{}/interests/{}", {"GET": interest_read}),
+        ("/lists/{}/members", {"GET": members_read, "POST": member_create}),
+        ("/lists/{}/members/{}", {"GET": member_read, "PUT": member_put,
+                                  "PATCH": member_patch, "DELETE": member_archive}),
+        ("/lists/{}/members/{}/tags", {"GET": member_tags_read, "POST": member_tags_post}),
+        ("/lists/{}/members/{}/actions/delete-permanent", {"POST": member_delete_permanent}),
+        ("/lists/{}/webhooks", {"GET": webhooks_read, "POST": webhook_create}),
+        ("/lists/{}/webhooks/{}", {"GET": webhook_read, "PATCH": webhook_patch,
+                                   "DELETE": webhook_delete}),
+        ("/batches", {"GET": batches_read, "POST": batch_create}),
+        ("/batches/{}", {"GET": batch_read, "DELETE": batch_delete}),
+    ]
+]
+
+
+def dispatch(sandbox: Sandbox, request: ApiRequest) -> ApiResponse:
+    """Run one API call against the account (no auth, faults or limits: the caller's job)."""
+    path = request.path.rstrip("/") or "/"
+    for regex, methods in ROUTES:
+        match = regex.fullmatch(path)
+        if not match:
+            continue
+        handler = methods.get(request.method)
+        if handler is None:
+            return problem(405, "Method Not Allowed", "The requested method and resource are "
+                           "not compatible. See the Allow header for this resource's available "
+                           "methods.", headers={"Allow": ", ".join(methods)})
+        try:
+            response = handler(sandbox, request, *match.groups())
+        except ApiError as error:
+            return problem(error.status, error.title, error.detail, error.errors)
+        if response.status == 200 and request.method == "GET" and response.body is not None:
+            response.body = apply_fields(response.body, request.query)
+        return response
+    error = not_found()
+    return problem(error.status, error.title, error.detail)
+
+
+def parse_json(raw: bytes):
+    """The request body, or an ApiError like Mailchimp's for malformed JSON."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "JSON Parse Exception", "We encountered an unspecified JSON parsing "
+                       "error.") from None

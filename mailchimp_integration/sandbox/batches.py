@@ -1,0 +1,142 @@
+"""Batch operations (POST /batches): run in the background, results as a gzipped tar of JSON."""
+from __future__ import annotations
+
+import io
+import json
+import random
+import tarfile
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from .api import ApiRequest, dispatch
+from .state import ApiError, invalid_resource, not_found, now_iso, self_link
+
+if TYPE_CHECKING:
+    from .server import Sandbox
+
+RESULTS_PATH = "/_sandbox/batch-results/{}.tar.gz"
+
+
+class BatchRunner:
+    """Holds the batches, runs each in a thread; each operation goes through the normal routes."""
+
+    def __init__(self, sandbox: Sandbox):
+        self._sandbox = sandbox
+        self._lock = threading.Lock()
+        self._batches: dict[str, dict] = {}
+        self._results: dict[str, bytes] = {}
+        self._random = random.Random()
+
+    def submit(self, body: dict) -> dict:
+        operations = body.get("operations")
+        if not isinstance(operations, list):
+            raise invalid_resource("The resource submitted could not be validated.",
+                                   [{"field": "operations", "message": "Required"}])
+        for operation in operations:
+            if not isinstance(operation, dict) or operation.get("method") not in {
+                    "GET", "POST", "PUT", "PATCH", "DELETE"} or not operation.get("path"):
+                raise invalid_resource("Each operation needs a method and a path.")
+        batch_id = f"{self._random.getrandbits(40):010x}"
+        batch = {
+            "id": batch_id, "status": "pending", "total_operations": len(operations),
+            "finished_operations": 0, "errored_operations": 0, "submitted_at": now_iso(),
+            "response_body_url": "",
+        }
+        with self._lock:
+            self._batches[batch_id] = batch
+        threading.Thread(target=self._run, args=(batch_id, operations), daemon=True,
+                         name=f"sandbox-batch-{batch_id}").start()
+        return self._render(batch)
+
+    def _run(self, batch_id: str, operations: list[dict]) -> None:
+        # Mailchimp queues a batch before it starts; a short pause lets a client see "pending".
+        time.sleep(0.05)
+        self._update(batch_id, status="started")
+        results = []
+        for operation in operations:
+            response = self._run_one(operation)
+            results.append({
+                "status_code": response.status,
+                "operation_id": operation.get("operation_id"),
+                "response": json.dumps(response.body) if response.body is not None else "",
+            })
+            with self._lock:
+                batch = self._batches.get(batch_id)
+                if batch is None:  # deleted meanwhile
+                    return
+                batch["finished_operations"] += 1
+                if response.status >= 400:
+                    batch["errored_operations"] += 1
+        self._results[batch_id] = self._tarball(batch_id, results)
+        self._update(batch_id, status="finished", completed_at=now_iso(),
+                     response_body_url=self._sandbox.base_url + RESULTS_PATH.format(batch_id))
+
+    def _run_one(self, operation: dict):
+        path = operation["path"]
+        if path.startswith("/3.0/"):
+            path = path[len("/3.0"):]
+        params = {key: str(value) for key, value in (operation.get("params") or {}).items()}
+        try:
+            body = json.loads(operation["body"]) if operation.get("body") else None
+        except ValueError:
+            body = "not json"  # dispatch answers it with Mailchimp's parse error
+        request = ApiRequest(method=operation["method"], path=path, query=params, body=body)
+        return dispatch(self._sandbox, request)
+
+    @staticmethod
+    def _tarball(batch_id: str, results: list[dict]) -> bytes:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            payload = json.dumps(results).encode()
+            info = tarfile.TarInfo(f"{batch_id}.json")
+            info.size, info.mtime = len(payload), int(time.time())
+            archive.addfile(info, io.BytesIO(payload))
+        return buffer.getvalue()
+
+    def _update(self, batch_id: str, **changes) -> None:
+        with self._lock:
+            if batch_id in self._batches:
+                self._batches[batch_id].update(changes)
+
+    def _render(self, batch: dict) -> dict:
+        rendered = {key: value for key, value in batch.items() if value != ""}
+        rendered["_links"] = self_link(f"/batches/{batch['id']}")
+        return rendered
+
+    def get(self, batch_id: str) -> dict:
+        with self._lock:
+            batch = self._batches.get(batch_id)
+            if batch is None:
+                raise not_found()
+            return self._render(batch)
+
+    def all(self) -> list[dict]:
+        with self._lock:
+            return [self._render(batch) for batch in self._batches.values()]
+
+    def delete(self, batch_id: str) -> None:
+        with self._lock:
+            if self._batches.pop(batch_id, None) is None:
+                raise not_found()
+            self._results.pop(batch_id, None)
+
+    def results(self, batch_id: str) -> bytes:
+        try:
+            return self._results[batch_id]
+        except KeyError:
+            raise ApiError(404, "Resource Not Found", "No results for that batch.") from None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._batches.clear()
+            self._results.clear()
+
+    def wait(self, batch_id: str, timeout: float = 10.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = self.get(batch_id)
+            if batch["status"] == "finished":
+                return batch
+            time.sleep(0.02)
+        return self.get(batch_id)

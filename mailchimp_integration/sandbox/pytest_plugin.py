@@ -1,0 +1,64 @@
+"""Pytest fixtures: a Mailchimp sandbox on a free port for the session, reset for each test.
+
+Fixtures
+    mailchimp_sandbox_server  (session) the running sandbox, in a background thread:
+                              .url, .base_url, .api_key, .sandbox (the in-process object), .stop()
+    mailchimp_sandbox         (function) a `SandboxControl` handle on that server, reset to the
+                              demo seed with no faults, request log, stats, batches or webhook
+                              deliveries; connection limit on. Faults are cleared again after.
+
+The handle (mailchimp_integration.sandbox.control.SandboxControl) talks HTTP to the control API,
+so the same calls work from another process (a Celery worker) on the same URL:
+
+    .url                 "http://127.0.0.1:PORT/3.0"  (MAILCHIMP_API_URL)
+    .api_key             the key the sandbox accepts ("…-us6")
+    .official_client(timeout=None)   mailchimp_marketing.Client pointed at the sandbox
+    .reset() .load_seed(seed) .account()
+  Mailchimp-side changes (ids are 10 hex chars, deterministic after a reset):
+    .create_list(name, member_count=0) -> id     .rename_list(id, name)   .delete_list(id)
+    .create_category(list, title, type="checkboxes") -> id
+    .rename_category(list, cat, title)           .delete_category(list, cat)
+    .create_interest(list, cat, name, subscriber_count=0) -> id
+    .rename_interest(list, cat, interest, name)  .delete_interest(list, cat, interest)
+  What people do (each fires the list's webhooks as Mailchimp does; returns the member):
+    .subscribe(list, email, merge_fields=, interests=)   (also confirms a pending member)
+    .unsubscribe(list, email, reason="manual")  .clean(list, email, reason="hard")
+    .change_email(list, old, new)                .update_profile(list, email, merge_fields=, …)
+  Faults (route "*" or a pattern such as "/lists/*/members/*", method optional,
+  times=N or None for until cleared):
+    .set_latency(seconds, route="*")   .fail_429(times=1, body=True, retry_after=None, route=)
+    .fail_status(500|503, times=1, body=True, retry_after=None)
+    .hang(seconds, times=1)  (answers after `seconds`: past the client's timeout, a timeout)
+    .drop(times=1)           (closes the connection without a response)
+    .add_fault(kind, route=, method=, times=, **options) .faults() .remove_fault(id) .clear_faults()
+    .set_connection_limit(enabled=True, limit=10)   (the 11th simultaneous call gets a 429)
+  What was sent:
+    .requests() -> ["GET /3.0/lists?count=1000&fields=…", …]   .request_log() -> [dict]
+    .clear_requests()  .stats()  .peak_concurrency()  .reset_stats()
+    .webhook_deliveries(wait=True) -> [{url, type, source, data: {form fields}, status_code}]
+    .batch_results(batch_id) -> bytes of the .tar.gz
+"""
+from __future__ import annotations
+
+import pytest
+
+from .control import SandboxControl
+from .server import DEFAULT_API_KEY, start_in_thread
+
+
+@pytest.fixture(scope="session")
+def mailchimp_sandbox_server():
+    running = start_in_thread(api_key=DEFAULT_API_KEY)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def mailchimp_sandbox(mailchimp_sandbox_server):
+    control = SandboxControl(mailchimp_sandbox_server.url, mailchimp_sandbox_server.api_key)
+    control.reset()
+    yield control
+    # A hang or drop left behind would spoil the next test that reaches the server first.
+    control.clear_faults()
+    control.set_connection_limit(True)
+    control.close()

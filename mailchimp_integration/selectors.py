@@ -1,0 +1,102 @@
+"""Reads: the Mailchimp configuration in force, audiences for the admin and the forms, sync runs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+
+from . import crypto
+from .models import Audience, Interest, InterestCategory, MailchimpConnection, SyncRun
+
+
+@dataclass(frozen=True)
+class MailchimpConfig:
+    """The connection settings in force. `api_key` never leaves the server side."""
+
+    api_key: str
+    source: str  # "environment", "admin" or "" (none)
+    api_url: str
+    problem: str = ""  # why a stored key cannot be used, if it cannot
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.api_key)
+
+    @property
+    def masked_key(self) -> str:
+        return crypto.mask(self.api_key)
+
+    @property
+    def from_environment(self) -> bool:
+        return self.source == "environment"
+
+    def __repr__(self) -> str:  # keep the key out of logs and tracebacks
+        return f"MailchimpConfig(source={self.source!r}, key={self.masked_key!r})"
+
+
+def connection_get() -> MailchimpConnection:
+    """The singleton row, or an unsaved blank one when nothing was ever stored."""
+    connection = MailchimpConnection.objects.filter(pk=MailchimpConnection.SINGLETON_ID).first()
+    return connection or MailchimpConnection(pk=MailchimpConnection.SINGLETON_ID)
+
+
+def mailchimp_config_get(*, connection: MailchimpConnection | None = None) -> MailchimpConfig:
+    """MAILCHIMP_API_KEY from the environment wins; else the key saved (encrypted) in the admin."""
+    api_url = getattr(settings, "MAILCHIMP_API_URL", "")
+    env_key = getattr(settings, "MAILCHIMP_API_KEY", "")
+    if env_key:
+        return MailchimpConfig(api_key=env_key, source="environment", api_url=api_url)
+    connection = connection or connection_get()
+    if not connection.api_key_encrypted:
+        return MailchimpConfig(api_key="", source="", api_url=api_url)
+    try:
+        api_key = crypto.decrypt(connection.api_key_encrypted)
+    except crypto.UndecryptableSecret as error:
+        return MailchimpConfig(api_key="", source="admin", api_url=api_url, problem=str(error))
+    return MailchimpConfig(api_key=api_key, source="admin", api_url=api_url)
+
+
+def audiences_for_admin() -> QuerySet[Audience]:
+    """Every audience with its categories and groups, in a fixed number of queries.
+
+    Audiences still in Mailchimp first; removed ones after, saying why.
+    """
+    interests = Interest.objects.order_by("display_order", "name", "id")
+    categories = InterestCategory.objects.order_by("display_order", "name", "id").prefetch_related(
+        Prefetch("interests", queryset=interests)
+    )
+    return Audience.objects.order_by("removed_at", "name", "id").prefetch_related(
+        Prefetch("categories", queryset=categories)
+    )
+
+
+def audiences_for_forms() -> QuerySet[Audience]:
+    """What customers may subscribe to: active audiences and their active groups, none removed."""
+    interests = (
+        Interest.objects.filter(active=True, removed_at__isnull=True)
+        .select_related("category")
+        .order_by("category__display_order", "category__name", "display_order", "name")
+    )
+    return (
+        Audience.objects.filter(active=True, removed_at__isnull=True)
+        .order_by("name", "id")
+        .prefetch_related(Prefetch("interests", queryset=interests))
+    )
+
+
+def sync_run_get(*, run_id: int) -> SyncRun | None:
+    return SyncRun.objects.filter(pk=run_id).first()
+
+
+def sync_run_latest() -> SyncRun | None:
+    return SyncRun.objects.order_by("-queued_at", "-id").first()
+
+
+def sync_run_active() -> SyncRun | None:
+    """A run that is queued or running now (the newest), if any."""
+    return (
+        SyncRun.objects.filter(state__in=[SyncRun.State.QUEUED, SyncRun.State.RUNNING])
+        .order_by("-queued_at", "-id")
+        .first()
+    )

@@ -1,0 +1,621 @@
+"""Writes of the Mailchimp integration: the connection, list syncs and the store's toggles."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, CharField, Value, When
+from django.utils import timezone
+
+from . import crypto, selectors, signals
+from .client import MailchimpClient, all_pages, max_connections, with_retries
+from .exceptions import MailchimpError, MailchimpNotConfigured, MailchimpNotFound
+from .models import Audience, Interest, InterestCategory, MailchimpConnection, SyncRun
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+
+REMOVED_IN_MAILCHIMP = "Deleted in Mailchimp"
+REMOVED_WITH_AUDIENCE = "Its audience was deleted in Mailchimp"
+REMOVED_WITH_CATEGORY = "Its group category was deleted in Mailchimp"
+
+
+# --- Connection --------------------------------------------------------------------------------
+
+def mailchimp_client_build(*, api_key: str | None = None) -> MailchimpClient:
+    """A client for `api_key`, or for the configuration in force."""
+    config = selectors.mailchimp_config_get()
+    key = api_key if api_key is not None else config.api_key
+    if not key:
+        raise MailchimpNotConfigured(config.problem or "no API key is set")
+    return MailchimpClient(api_key=key, api_url=config.api_url)
+
+
+def connection_get_or_create() -> MailchimpConnection:
+    connection, _ = MailchimpConnection.objects.get_or_create(pk=MailchimpConnection.SINGLETON_ID)
+    return connection
+
+
+@dataclass(frozen=True)
+class ConnectionTestResult:
+    ok: bool
+    message: str
+    account_name: str = ""
+    retryable: bool = False  # failed, but Mailchimp may answer later (timeout, 429, 5xx)
+
+
+def connection_test(*, api_key: str | None = None) -> ConnectionTestResult:
+    """Ask Mailchimp who the key belongs to; say the account name or exactly why it failed."""
+    try:
+        client = mailchimp_client_build(api_key=api_key)
+        account_name = client.account_name()
+    except MailchimpError as error:
+        return ConnectionTestResult(ok=False, message=error.reason, retryable=error.retryable)
+    return ConnectionTestResult(
+        ok=True,
+        message=f"Connected to the Mailchimp account “{account_name}”.",
+        account_name=account_name,
+    )
+
+
+@transaction.atomic
+def connection_save_api_key(*, api_key: str, account_name: str = "") -> MailchimpConnection:
+    """Store a key entered in the admin (encrypted) and import the lists of the new account."""
+    connection = MailchimpConnection.objects.select_for_update().get(
+        pk=connection_get_or_create().pk
+    )
+    connection.api_key_encrypted = crypto.encrypt(api_key.strip())
+    connection.api_key_updated_at = timezone.now()
+    connection.account_name = account_name
+    connection.first_sync_requested_at = connection.first_sync_requested_at or timezone.now()
+    connection.save(
+        update_fields=[
+            "api_key_encrypted", "api_key_updated_at", "account_name", "first_sync_requested_at",
+        ]
+    )
+    # A new key may be a new account: import its lists now (in a worker, after commit).
+    sync_run_enqueue(trigger=SyncRun.Trigger.FIRST_CONNECTION)
+    return connection
+
+
+@transaction.atomic
+def connection_clear_api_key() -> MailchimpConnection:
+    connection = connection_get_or_create()
+    connection.api_key_encrypted = ""
+    connection.api_key_updated_at = timezone.now()
+    connection.account_name = ""
+    connection.save(update_fields=["api_key_encrypted", "api_key_updated_at", "account_name"])
+    return connection
+
+
+def connection_ensure_first_sync() -> SyncRun | None:
+    """Import the lists once when the store is first found connected (e.g. a key from the
+    environment), if nothing has imported them yet. Idempotent and race-free."""
+    if not selectors.mailchimp_config_get().is_configured:
+        return None
+    connection = selectors.connection_get()
+    if connection.first_sync_requested_at or connection.lists_synced_at:
+        return None
+    connection_get_or_create()
+    with transaction.atomic():
+        claimed = MailchimpConnection.objects.filter(
+            pk=MailchimpConnection.SINGLETON_ID,
+            first_sync_requested_at__isnull=True,
+            lists_synced_at__isnull=True,
+        ).update(first_sync_requested_at=timezone.now())
+        if not claimed:
+            return None
+        return sync_run_enqueue(trigger=SyncRun.Trigger.FIRST_CONNECTION)
+
+
+# --- Sync runs ---------------------------------------------------------------------------------
+
+def _stale_after() -> timedelta:
+    # A run still "running" after the hard time limit had its worker killed.
+    return timedelta(seconds=int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 360)) + 60)
+
+
+def sync_run_fail_stale() -> int:
+    """Mark runs whose worker died (queued or running past the time limit) as failed."""
+    cutoff = timezone.now() - _stale_after()
+    return SyncRun.objects.filter(
+        state__in=[SyncRun.State.QUEUED, SyncRun.State.RUNNING], queued_at__lt=cutoff
+    ).update(
+        state=SyncRun.State.FAILED,
+        error="The sync did not finish in time (the worker stopped or the queue is stuck).",
+        finished_at=timezone.now(),
+    )
+
+
+def sync_run_create(*, trigger: str) -> SyncRun:
+    return SyncRun.objects.create(trigger=trigger)
+
+
+def sync_run_enqueue(*, trigger: str) -> SyncRun:
+    """Queue a sync for a worker, unless one is already queued or running (then that one)."""
+    from . import tasks  # tasks import services
+
+    sync_run_fail_stale()
+    active = selectors.sync_run_active()
+    if active is not None:
+        return active
+    run = sync_run_create(trigger=trigger)
+    transaction.on_commit(lambda: tasks.sync_lists.delay(run.pk))
+    return run
+
+
+def sync_run_execute(*, run_id: int, on_progress: ProgressCallback | None = None) -> SyncRun:
+    """Run a queued sync: claim it, import the lists, record the outcome on the run.
+
+    Returns the finished run; a run someone else claimed is returned untouched.
+    """
+    claimed = SyncRun.objects.filter(pk=run_id, state=SyncRun.State.QUEUED).update(
+        state=SyncRun.State.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return SyncRun.objects.get(pk=run_id)
+
+    last_write = 0.0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last_write
+        if on_progress:
+            on_progress(done, total)
+        now = time.monotonic()
+        if now - last_write >= 0.5 or done == total:  # a handful of writes, not one per call
+            last_write = now
+            SyncRun.objects.filter(pk=run_id).update(progress_done=done, progress_total=total)
+
+    try:
+        result = audience_sync_all(progress=progress)
+    except MailchimpError as error:
+        logger.warning("Mailchimp list sync %s failed: %s", run_id, error)
+        SyncRun.objects.filter(pk=run_id).update(
+            state=SyncRun.State.FAILED, error=error.reason, finished_at=timezone.now()
+        )
+        return SyncRun.objects.get(pk=run_id)
+    except Exception as error:
+        SyncRun.objects.filter(pk=run_id).update(
+            state=SyncRun.State.FAILED,
+            error=f"Unexpected error: {error.__class__.__name__}: {error}",
+            finished_at=timezone.now(),
+        )
+        raise
+    SyncRun.objects.filter(pk=run_id).update(
+        state=SyncRun.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress_done=result.calls,
+        progress_total=result.calls,
+        audiences=result.audiences,
+        categories=result.categories,
+        interests=result.interests,
+        created=result.created,
+        updated=result.updated,
+        removed=result.removed,
+    )
+    return SyncRun.objects.get(pk=run_id)
+
+
+def sync_run_scheduled() -> SyncRun | None:
+    """The beat job: import the lists if the store is connected and no sync is under way."""
+    sync_run_fail_stale()
+    if not selectors.mailchimp_config_get().is_configured:
+        return None
+    if selectors.sync_run_active() is not None:
+        return None
+    MailchimpConnection.objects.filter(
+        pk=connection_get_or_create().pk, first_sync_requested_at__isnull=True
+    ).update(first_sync_requested_at=timezone.now())
+    run = sync_run_create(trigger=SyncRun.Trigger.SCHEDULE)
+    return sync_run_execute(run_id=run.pk)
+
+
+# --- The list sync -----------------------------------------------------------------------------
+
+@dataclass
+class CategorySnapshot:
+    mailchimp_id: str
+    name: str
+    type: str
+    display_order: int
+    interests: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class AudienceSnapshot:
+    mailchimp_id: str
+    name: str
+    member_count: int
+    categories: list[CategorySnapshot] = field(default_factory=list)
+
+
+@dataclass
+class SyncResult:
+    audiences: int = 0
+    categories: int = 0
+    interests: int = 0
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+    calls: int = 0
+    superseded: bool = False  # a newer sync had already written a fresher snapshot
+
+
+def _as_int(value) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+class _CallCounter:
+    """Counts the HTTP calls a sync made (from the worker threads) and the ones it knows of."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.done = 0
+        self.known = 1  # the first page of lists
+
+    def call(self, fetch):
+        page = with_retries(fetch)
+        with self._lock:
+            self.done += 1
+        return page
+
+    def expect(self, n: int) -> None:
+        with self._lock:
+            self.known += n
+
+
+def _fetch_snapshot(
+    client: MailchimpClient, progress: ProgressCallback | None
+) -> tuple[list[AudienceSnapshot], int]:
+    """Everything Mailchimp has: 1 call per 1000 lists, then 1 per list and 1 per category.
+
+    The per-list and per-category calls run in parallel, at most MAILCHIMP_MAX_CONNECTIONS at a
+    time, sharing the pooled session; each retries transient errors. No database access here.
+    """
+    counter = _CallCounter()
+
+    def report():
+        if progress:
+            progress(counter.done, max(counter.known, counter.done))
+
+    audiences = [
+        AudienceSnapshot(
+            mailchimp_id=item["id"],
+            name=item.get("name", ""),
+            member_count=_as_int((item.get("stats") or {}).get("member_count")),
+        )
+        for item in all_pages(client.lists_page, call=counter.call)
+    ]
+    counter.expect(len(audiences))
+    report()
+
+    def fetch_categories(audience: AudienceSnapshot) -> list[dict]:
+        def fetch(**page):
+            return client.interest_categories_page(audience.mailchimp_id, **page)
+
+        return list(all_pages(fetch, call=counter.call))
+
+    def fetch_interests(audience: AudienceSnapshot, category: CategorySnapshot) -> list[dict]:
+        def fetch(**page):
+            return client.interests_page(audience.mailchimp_id, category.mailchimp_id, **page)
+
+        return list(all_pages(fetch, call=counter.call))
+
+    gone_audiences: set[str] = set()
+    gone_categories: set[tuple[str, str]] = set()
+    with ThreadPoolExecutor(
+        max_workers=max_connections(), thread_name_prefix="mailchimp-sync"
+    ) as pool:
+        pending: dict[Future, tuple[AudienceSnapshot, CategorySnapshot | None]] = {
+            pool.submit(fetch_categories, audience): (audience, None) for audience in audiences
+        }
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    audience, category = pending.pop(future)
+                    try:
+                        items = future.result()
+                    except MailchimpNotFound:
+                        # Deleted in Mailchimp while we were reading it: it is gone.
+                        if category is None:
+                            gone_audiences.add(audience.mailchimp_id)
+                        else:
+                            gone_categories.add((audience.mailchimp_id, category.mailchimp_id))
+                        continue
+                    if category is not None:
+                        category.interests = items
+                        continue
+                    counter.expect(len(items))
+                    for item in items:
+                        new = CategorySnapshot(
+                            mailchimp_id=item["id"],
+                            name=item.get("title", ""),
+                            type=item.get("type") or "",
+                            display_order=_as_int(item.get("display_order")),
+                        )
+                        audience.categories.append(new)
+                        pending[pool.submit(fetch_interests, audience, new)] = (audience, new)
+                report()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    audiences = [a for a in audiences if a.mailchimp_id not in gone_audiences]
+    for audience in audiences:
+        audience.categories = [
+            c for c in audience.categories
+            if (audience.mailchimp_id, c.mailchimp_id) not in gone_categories
+        ]
+    return audiences, counter.done
+
+
+def audience_sync_all(
+    *,
+    client: MailchimpClient | None = None,
+    progress: ProgressCallback | None = None,
+) -> SyncResult:
+    """Import every audience, group category and group from Mailchimp.
+
+    Reads everything first (no transaction held during HTTP), then writes it in one
+    transaction with a fixed number of queries. Idempotent; concurrent syncs are serialised
+    on the connection row and upsert only Mailchimp-owned fields, so the store's toggles are
+    never lost and nothing is duplicated. What Mailchimp no longer lists is marked removed
+    (kept, with the reason) and announced by `signals.audience_removed`/`interest_removed`.
+    """
+    client = client or mailchimp_client_build()
+    fetch_started = timezone.now()
+    snapshot, calls = _fetch_snapshot(client, progress)
+    result = _snapshot_write(snapshot, seen_at=fetch_started)
+    result.calls = calls
+    return result
+
+
+def _removal_case(reasons: dict[int, str]) -> Case:
+    by_reason: dict[str, list[int]] = {}
+    for pk, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(pk)
+    return Case(
+        *[When(pk__in=pks, then=Value(reason)) for reason, pks in by_reason.items()],
+        output_field=CharField(),
+    )
+
+
+def _upsert(model, rows: list, *, unique_fields: list[str], update_fields: list[str]) -> list:
+    """Insert new rows and update changed ones in one statement; only Mailchimp-owned fields
+    are in `update_fields`, so the store's toggles are never touched."""
+    if not rows:
+        return []
+    return model.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=unique_fields, update_fields=update_fields
+    )
+
+
+@transaction.atomic
+def _snapshot_write(snapshot: list[AudienceSnapshot], *, seen_at: datetime) -> SyncResult:
+    """Write a snapshot in a fixed number of queries, whatever the number of lists.
+
+    Only new and changed rows are upserted; `last_seen_at` of everything still listed is then
+    bumped with one UPDATE per table, so a sync in which nothing changed stays cheap.
+    """
+    result = SyncResult(
+        audiences=len(snapshot),
+        categories=sum(len(a.categories) for a in snapshot),
+        interests=sum(len(c.interests) for a in snapshot for c in a.categories),
+    )
+    connection_get_or_create()
+    # Serialise the write phase of concurrent syncs (SQLite's IMMEDIATE transactions already do).
+    connection = MailchimpConnection.objects.select_for_update().get(
+        pk=MailchimpConnection.SINGLETON_ID
+    )
+    if connection.lists_synced_at and connection.lists_synced_at > seen_at:
+        result.superseded = True
+        return result
+
+    created = updated = 0
+    listed = {"last_seen_at": seen_at, "removed_at": None, "removed_reason": ""}
+    mailchimp_fields = ["name", "last_seen_at", "removed_at", "removed_reason"]
+
+    # Audiences: existing rows by Mailchimp id -> (pk, name, member_count, removed_at).
+    existing_audiences = {
+        row[1]: row
+        for row in Audience.objects.values_list(
+            "id", "mailchimp_id", "name", "member_count", "removed_at"
+        )
+    }
+    audience_pk = {mailchimp_id: row[0] for mailchimp_id, row in existing_audiences.items()}
+    changed = []
+    for a in snapshot:
+        old = existing_audiences.get(a.mailchimp_id)
+        if old is None:
+            created += 1
+        elif old[2:] != (a.name, a.member_count, None):
+            updated += 1
+        else:
+            continue
+        changed.append(
+            Audience(
+                mailchimp_id=a.mailchimp_id, name=a.name, member_count=a.member_count, **listed
+            )
+        )
+    for row in _upsert(
+        Audience, changed, unique_fields=["mailchimp_id"],
+        update_fields=[*mailchimp_fields, "member_count"],
+    ):
+        audience_pk[row.mailchimp_id] = row.pk
+
+    # Group categories: by (audience pk, Mailchimp id).
+    existing_categories = {
+        (row[1], row[2]): row
+        for row in InterestCategory.objects.values_list(
+            "id", "audience_id", "mailchimp_id", "name", "type", "display_order", "removed_at"
+        )
+    }
+    category_pk = {key: row[0] for key, row in existing_categories.items()}
+    seen_categories, changed = set(), []
+    for a in snapshot:
+        for c in a.categories:
+            key = (audience_pk[a.mailchimp_id], c.mailchimp_id)
+            seen_categories.add(key)
+            old = existing_categories.get(key)
+            if old is None:
+                created += 1
+            elif old[3:] != (c.name, c.type, c.display_order, None):
+                updated += 1
+            else:
+                continue
+            changed.append(
+                InterestCategory(
+                    audience_id=key[0], mailchimp_id=c.mailchimp_id, name=c.name, type=c.type,
+                    display_order=c.display_order, **listed,
+                )
+            )
+    for row in _upsert(
+        InterestCategory, changed, unique_fields=["audience", "mailchimp_id"],
+        update_fields=[*mailchimp_fields, "type", "display_order"],
+    ):
+        category_pk[(row.audience_id, row.mailchimp_id)] = row.pk
+
+    # Groups: by (audience pk, Mailchimp id).
+    existing_interests = {
+        (row[1], row[2]): row
+        for row in Interest.objects.values_list(
+            "id", "audience_id", "mailchimp_id", "category_id", "name", "member_count",
+            "display_order", "removed_at",
+        )
+    }
+    seen_interests, changed = set(), []
+    for a in snapshot:
+        audience_id = audience_pk[a.mailchimp_id]
+        for c in a.categories:
+            category_id = category_pk[(audience_id, c.mailchimp_id)]
+            for item in c.interests:
+                key = (audience_id, item["id"])
+                seen_interests.add(key)
+                name = item.get("name", "")
+                member_count = _as_int(item.get("subscriber_count"))
+                display_order = _as_int(item.get("display_order"))
+                old = existing_interests.get(key)
+                if old is None:
+                    created += 1
+                elif old[3:] != (category_id, name, member_count, display_order, None):
+                    updated += 1
+                else:
+                    continue
+                changed.append(
+                    Interest(
+                        audience_id=audience_id, category_id=category_id, mailchimp_id=item["id"],
+                        name=name, member_count=member_count, display_order=display_order,
+                        **listed,
+                    )
+                )
+    _upsert(
+        Interest, changed, unique_fields=["audience", "mailchimp_id"],
+        update_fields=[*mailchimp_fields, "category", "member_count", "display_order"],
+    )
+
+    # Whatever Mailchimp no longer lists: removed, with the reason, never deleted.
+    seen_audiences = {a.mailchimp_id for a in snapshot}
+    removed_audiences = {
+        row[0]: REMOVED_IN_MAILCHIMP
+        for mailchimp_id, row in existing_audiences.items()
+        if row[4] is None and mailchimp_id not in seen_audiences
+    }
+    removed_categories = {
+        row[0]: REMOVED_WITH_AUDIENCE if row[1] in removed_audiences else REMOVED_IN_MAILCHIMP
+        for key, row in existing_categories.items()
+        if row[6] is None and key not in seen_categories
+    }
+    removed_interests = {}
+    for key, row in existing_interests.items():
+        if row[7] is not None or key in seen_interests:
+            continue
+        if row[1] in removed_audiences:
+            removed_interests[row[0]] = REMOVED_WITH_AUDIENCE
+        elif row[3] in removed_categories:
+            removed_interests[row[0]] = REMOVED_WITH_CATEGORY
+        else:
+            removed_interests[row[0]] = REMOVED_IN_MAILCHIMP
+    for model, reasons in (
+        (Audience, removed_audiences),
+        (InterestCategory, removed_categories),
+        (Interest, removed_interests),
+    ):
+        if reasons:
+            model.objects.filter(pk__in=list(reasons)).update(
+                removed_at=seen_at, removed_reason=_removal_case(reasons)
+            )
+        # Now exactly the rows Mailchimp listed are not removed: they were all seen now.
+        model.objects.filter(removed_at__isnull=True, last_seen_at__lt=seen_at).update(
+            last_seen_at=seen_at
+        )
+
+    connection.lists_synced_at = seen_at
+    connection.save(update_fields=["lists_synced_at"])
+
+    result.created = created
+    result.updated = updated
+    result.removed = len(removed_audiences) + len(removed_categories) + len(removed_interests)
+    audience_ids, interest_ids = sorted(removed_audiences), sorted(removed_interests)
+    if audience_ids:
+        transaction.on_commit(
+            lambda: signals.audience_removed.send(sender=Audience, audience_ids=audience_ids)
+        )
+    if interest_ids:
+        transaction.on_commit(
+            lambda: signals.interest_removed.send(sender=Interest, interest_ids=interest_ids)
+        )
+    return result
+
+
+# --- The store's own settings for each audience and group -------------------------------------
+
+class RemovedInMailchimp(Exception):
+    """The audience or group was deleted in Mailchimp; its settings can no longer change."""
+
+
+def _flags_set(model, *, pk: int, active: bool | None, subscribe_by_default: bool | None):
+    with transaction.atomic():
+        obj = model.objects.select_for_update().get(pk=pk)
+        if obj.removed_at is not None:
+            raise RemovedInMailchimp(f"“{obj.name}” was removed: {obj.removed_reason}.")
+        changed = []
+        if active is not None and obj.active != active:
+            obj.active = active
+            changed.append("active")
+        if subscribe_by_default is not None and obj.subscribe_by_default != subscribe_by_default:
+            obj.subscribe_by_default = subscribe_by_default
+            changed.append("subscribe_by_default")
+        if changed:
+            # Only the toggles: a concurrent sync's name or count update is never overwritten.
+            obj.save(update_fields=changed)
+    return obj, changed
+
+
+def audience_flags_set(
+    *, audience_id: int, active: bool | None = None, subscribe_by_default: bool | None = None
+) -> tuple[Audience, list[str]]:
+    """Switch an audience on/off for the store, or (un)set it as subscribed by default."""
+    return _flags_set(
+        Audience, pk=audience_id, active=active, subscribe_by_default=subscribe_by_default
+    )
+
+
+def interest_flags_set(
+    *, interest_id: int, active: bool | None = None, subscribe_by_default: bool | None = None
+) -> tuple[Interest, list[str]]:
+    """Switch a group on/off for the store, or (un)set it as subscribed by default."""
+    return _flags_set(
+        Interest, pk=interest_id, active=active, subscribe_by_default=subscribe_by_default
+    )

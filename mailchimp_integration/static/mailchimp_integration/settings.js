@@ -1,0 +1,71 @@
+// Settings page: "Update Mailchimp Lists" queues a sync in a worker and shows its progress,
+// polling a small JSON view; the page is never blocked. Text only (textContent), no HTML.
+(function () {
+  "use strict";
+  const section = document.getElementById("mc-sync");
+  const form = document.getElementById("mc-sync-form");
+  if (!section) return;
+  const statusLine = document.getElementById("mc-sync-status");
+  const bar = document.getElementById("mc-sync-progress");
+  const button = document.getElementById("mc-sync-button");
+
+  function csrfToken() {
+    const input = form && form.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function show(run) {
+    statusLine.dataset.state = run.state;
+    if (run.finished) {
+      bar.hidden = true;
+      statusLine.textContent = (run.state === "succeeded" ? "Done. " : "") + run.summary;
+      if (button) button.disabled = false;
+      return;
+    }
+    bar.hidden = false;
+    bar.max = Math.max(run.progress_total, 1);
+    bar.value = run.progress_done;
+    statusLine.textContent = run.state === "queued"
+      ? "Queued: waiting for a worker…"
+      : `Updating the lists: ${run.progress_done} of ${run.progress_total} Mailchimp calls…`;
+  }
+
+  function poll(url) {
+    if (button) button.disabled = true;
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((response) => response.json())
+      .then((data) => {
+        if (!data.run) throw new Error(data.error || "No such sync");
+        show(data.run);
+        if (!data.run.finished) setTimeout(() => poll(url), 700);
+      })
+      .catch((error) => {
+        statusLine.textContent = "Could not read the sync's progress: " + error.message;
+        if (button) button.disabled = false;
+      });
+  }
+
+  if (form) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      button.disabled = true;
+      statusLine.textContent = "Queuing the sync…";
+      fetch(section.dataset.syncUrl, {
+        method: "POST",
+        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+        credentials: "same-origin",
+      })
+        .then((response) => response.json().then((data) => ({ response, data })))
+        .then(({ response, data }) => {
+          if (!response.ok) throw new Error(data.error || response.statusText);
+          show(data.run);
+          poll(data.status_url);
+        })
+        .catch((error) => {
+          statusLine.textContent = "The sync could not be started: " + error.message;
+          button.disabled = false;
+        });
+    });
+  }
+  if (section.dataset.activeRun) poll(section.dataset.activeRun);
+})();

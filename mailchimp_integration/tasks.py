@@ -1,0 +1,20 @@
+"""Celery tasks of the Mailchimp integration: thin, they take ids and call services."""
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="mailchimp_integration.sync_lists", ignore_result=True)
+def sync_lists(run_id: int) -> None:
+    """Run the queued SyncRun `run_id` (a button press or a first connection).
+
+    Transient Mailchimp errors are retried inside the sync, call by call; a sync that still
+    fails is recorded as failed on its run, with the reason, and the schedule tries again.
+    """
+    services.sync_run_execute(run_id=run_id)
+
+
+@shared_task(name="mailchimp_integration.sync_lists_scheduled", ignore_result=True)
+def sync_lists_scheduled() -> None:
+    """The beat job (MAILCHIMP_SYNC_INTERVAL_MINUTES): re-import the lists."""
+    services.sync_run_scheduled()

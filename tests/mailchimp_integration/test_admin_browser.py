@@ -1,0 +1,104 @@
+"""In Chromium: an admin switches a list and a group on and sets a default; it sticks."""
+import re
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from mailchimp_integration.models import Audience, Interest
+
+from .factories import (
+    LIST_MANAGER_PERMISSIONS,
+    PASSWORD,
+    AudienceFactory,
+    InterestCategoryFactory,
+    InterestFactory,
+    staff_user,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def log_in(page, live_server, email: str) -> None:
+    page.goto(live_server.url + reverse("admin:login"))
+    page.locator("#id_username").fill(email)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("input[type=submit]").click()
+    expect(page.locator("#user-tools")).to_be_visible()
+
+
+def switch(page, kind: str, pk: int, field: str):
+    return page.locator(f'input[data-kind="{kind}"][data-id="{pk}"][data-field="{field}"]')
+
+
+def test_an_admin_toggles_a_list_and_a_group_and_sets_a_default(page, live_server):
+    audience = AudienceFactory(name='Newsletter <img src=x onerror="window.hacked=1">')
+    category = InterestCategoryFactory(audience=audience, name="Topics")
+    group, other = InterestFactory.create_batch(2, category=category)
+    staff_user(email="lists@example.com", permissions=LIST_MANAGER_PERMISSIONS)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    log_in(page, live_server, "lists@example.com")
+    page.goto(live_server.url + reverse("admin:mailchimp_integration_audience_changelist"))
+    # The name from Mailchimp is shown as text, never run as HTML.
+    expect(page.locator(".mc-audience-row th")).to_have_text(audience.name)
+
+    # An inactive audience's groups are greyed out and locked until it is switched on.
+    expect(switch(page, "interest", group.pk, "active")).to_be_disabled()
+    switch(page, "audience", audience.pk, "active").check()
+    expect(page.locator("#mc-flash")).to_have_text("Saved.")
+    expect(switch(page, "interest", group.pk, "active")).to_be_enabled()
+    expect(page.locator(f'tbody[data-audience-id="{audience.pk}"]')).not_to_have_class(
+        re.compile("is-inactive")
+    )
+
+    page.locator("#mc-flash").evaluate("node => node.textContent = ''")
+    switch(page, "interest", group.pk, "active").check()
+    expect(page.locator("#mc-flash")).to_have_text("Saved.")
+    page.locator("#mc-flash").evaluate("node => node.textContent = ''")
+    switch(page, "audience", audience.pk, "subscribe_by_default").check()
+    expect(page.locator("#mc-flash")).to_have_text("Saved.")
+    page.locator("#mc-flash").evaluate("node => node.textContent = ''")
+    switch(page, "interest", group.pk, "subscribe_by_default").check()
+    expect(page.locator("#mc-flash")).to_have_text("Saved.")
+
+    page.reload()
+    expect(switch(page, "audience", audience.pk, "active")).to_be_checked()
+    expect(switch(page, "audience", audience.pk, "subscribe_by_default")).to_be_checked()
+    expect(switch(page, "interest", group.pk, "active")).to_be_checked()
+    expect(switch(page, "interest", group.pk, "subscribe_by_default")).to_be_checked()
+    expect(switch(page, "interest", other.pk, "active")).not_to_be_checked()
+    switch_text = page.locator(f'tbody[data-audience-id="{audience.pk}"] .mc-switch-text')
+    expect(switch_text.first).to_have_text("ON")
+
+    audience.refresh_from_db()
+    assert (audience.active, audience.subscribe_by_default) == (True, True)
+    assert Interest.objects.filter(active=True, subscribe_by_default=True).get() == group
+    assert page.evaluate("window.hacked") is None and dialogs == []
+
+
+def test_switching_an_audience_off_greys_its_groups_again(page, live_server):
+    audience = AudienceFactory(active=True)
+    group = InterestFactory(category=InterestCategoryFactory(audience=audience))
+    staff_user(email="lists@example.com", permissions=LIST_MANAGER_PERMISSIONS)
+    log_in(page, live_server, "lists@example.com")
+    page.goto(live_server.url + reverse("admin:mailchimp_integration_audience_changelist"))
+    expect(switch(page, "interest", group.pk, "active")).to_be_enabled()
+    switch(page, "audience", audience.pk, "active").uncheck()
+    expect(page.locator("#mc-flash")).to_have_text("Saved.")
+    expect(switch(page, "interest", group.pk, "active")).to_be_disabled()
+    assert Audience.objects.get().active is False
+
+
+def test_staff_without_the_permission_is_refused(page, live_server):
+    AudienceFactory(name="Secret list")
+    staff_user(email="clerk@example.com")
+    log_in(page, live_server, "clerk@example.com")
+    lists_url = live_server.url + reverse("admin:mailchimp_integration_audience_changelist")
+    response = page.goto(lists_url)
+    assert response.status == 403
+    expect(page.get_by_text("Secret list")).to_have_count(0)
+    # Nor is it offered on the back-office index.
+    page.goto(live_server.url + reverse("admin:index"))
+    expect(page.get_by_role("link", name="Mailchimp lists")).to_have_count(0)

@@ -1,0 +1,35 @@
+"""The Celery tasks: registered under stable names, scheduled by beat, thin over services."""
+import pytest
+from django.conf import settings
+
+from mailchimp_integration import tasks
+from mailchimp_integration.models import Audience, SyncRun
+from shop.celery import app
+
+from .test_services import seed
+
+
+def test_the_beat_schedule_re_imports_the_lists_at_the_configured_interval():
+    entry = settings.CELERY_BEAT_SCHEDULE["mailchimp-sync-lists"]
+    assert entry["task"] == tasks.sync_lists_scheduled.name
+    assert entry["schedule"] == settings.MAILCHIMP_SYNC_INTERVAL_MINUTES * 60
+    app.loader.import_default_modules()
+    assert {tasks.sync_lists.name, tasks.sync_lists_scheduled.name} <= set(app.tasks)
+
+
+@pytest.mark.django_db
+def test_the_scheduled_task_syncs(connected):
+    seed(connected, lists=2, categories=1, groups=1)
+    tasks.sync_lists_scheduled()
+    assert SyncRun.objects.get().state == SyncRun.State.SUCCEEDED
+    assert Audience.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_task_takes_a_run_id_and_runs_it_once(connected):
+    seed(connected, lists=1, categories=1, groups=1)
+    run = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON)
+    tasks.sync_lists(run.pk)
+    tasks.sync_lists(run.pk)  # a redelivery finds it claimed and does nothing
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.SUCCEEDED and run.created == 3
