@@ -1,0 +1,198 @@
+"""Back office: subscriptions, the "Mailchimp sync log", the newsletter settings, and on each
+customer a "Mailchimp news lists" tab and a "Subscribe selected customers to…" action.
+
+The customer admin is the storefront's own, subclassed only to add the tab and the action.
+"""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from . import selectors, services
+from .forms import CustomerListsForm, SubscribeCustomersForm
+from .models import NewsSettings, Push, Source, Subscription
+
+
+@admin.register(NewsSettings)
+class NewsSettingsAdmin(admin.ModelAdmin):
+    fields = ["double_opt_in", "pushes_paused", "customers_choose_lists"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        services.news_settings_get_or_create()
+        return HttpResponseRedirect(
+            reverse("admin:subscriptions_newssettings_change", args=[NewsSettings.SINGLETON_ID])
+        )
+
+    def save_model(self, request, obj, form, change):
+        services.news_settings_update(
+            double_opt_in=obj.double_opt_in,
+            pushes_paused=obj.pushes_paused,
+            customers_choose_lists=obj.customers_choose_lists,
+        )
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["email", "audience", "state", "opted_in", "source", "consent_at",
+                    "last_pushed_at"]
+    list_filter = ["state", "source", "audience", "opted_in"]
+    search_fields = ["email"]
+    list_select_related = ["audience"]
+    readonly_fields = [f.name for f in Subscription._meta.fields] + ["interests"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("customer/<int:user_id>/", wrap(self.customer_lists_view),
+                 name="subscriptions_customer_lists"),
+            *super().get_urls(),
+        ]
+
+    def customer_lists_view(self, request, user_id: int):
+        """The customer's "Mailchimp news lists" tab: each active list, its groups, Update."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        can_change = self.has_change_permission(request)
+        user = get_object_or_404(get_user_model(), pk=user_id)
+        subscriptions = list(selectors.subscriptions_for_user(user=user))
+        form = CustomerListsForm(
+            request.POST if request.method == "POST" else None,
+            subscriptions=subscriptions,
+            select_widget=True,
+        )
+        if request.method == "POST":
+            if not can_change:
+                raise PermissionDenied
+            if form.is_valid():
+                changed = services.subscription_set_for_customer(
+                    user=user, choices=form.choices(), source=Source.ADMIN,
+                    consent_text="Set by a store admin",
+                )
+                self.log_change(request, user, f"Mailchimp news lists updated ({changed})")
+                self.message_user(
+                    request,
+                    f"Updated {changed} list(s); the changes are being sent to Mailchimp."
+                    if changed else "Nothing was changed.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(request.path)
+        user_opts = user._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Mailchimp news lists: {user}",
+            "customer": user,
+            "form": form,
+            "subscriptions": subscriptions,
+            "can_change": can_change,
+            "opts": user_opts,
+            "customer_url": reverse(
+                f"admin:{user_opts.app_label}_{user_opts.model_name}_change", args=[user.pk]
+            ),
+        }
+        return TemplateResponse(request, "admin/subscriptions/customer_lists.html", context)
+
+
+@admin.register(Push)
+class PushAdmin(admin.ModelAdmin):
+    """Marketing → Mailchimp sync log: every push, its state, attempts and last error."""
+
+    list_display = ["id", "email", "audience", "action", "state", "attempts", "channel",
+                    "last_error", "next_attempt_at", "updated_at"]
+    list_filter = ["state", "action", "channel", "subscription__audience", "created_at"]
+    search_fields = ["subscription__email", "last_error"]
+    list_select_related = ["subscription__audience"]
+    actions = ["retry"]
+    readonly_fields = [f.name for f in Push._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(ordering="subscription__email")
+    def email(self, push: Push) -> str:
+        return push.subscription.email
+
+    @admin.display(ordering="subscription__audience__name")
+    def audience(self, push: Push) -> str:
+        return push.subscription.audience.name
+
+    @admin.action(description="Retry the selected failed pushes", permissions=["change"])
+    def retry(self, request, queryset):
+        count = services.push_retry(push_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} failed push(es) will be sent again.")
+
+
+@admin.action(description="Subscribe selected customers to…")
+def subscribe_customers_to(modeladmin, request, queryset):
+    """An intermediate page choosing the lists, then a backlog pushed in bulk."""
+    if not request.user.has_perm("subscriptions.change_subscription"):
+        raise PermissionDenied
+    form = SubscribeCustomersForm(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        count = services.subscriptions_subscribe_users(
+            user_ids=list(queryset.values_list("pk", flat=True)),
+            audience_ids=form.cleaned_data["audiences"],
+            source=Source.ADMIN,
+        )
+        modeladmin.message_user(
+            request, f"{count} subscription(s) queued for Mailchimp.", messages.SUCCESS
+        )
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Subscribe customers to Mailchimp lists",
+        "form": form,
+        "queryset": queryset,
+        "count": queryset.count(),
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        "select_across": request.POST.get("select_across", "0"),
+    }
+    return TemplateResponse(request, "admin/subscriptions/subscribe_customers.html", context)
+
+
+def _extend_customer_admin() -> None:
+    """The storefront's customer admin, subclassed: our action and the tab's link."""
+    User = get_user_model()
+    base = admin.site._registry.get(User)
+    if base is None:
+        return
+    base_class = type(base)
+
+    class CustomerAdmin(base_class):
+        actions = [*(base_class.actions or []), subscribe_customers_to]
+
+        def change_view(self, request, object_id, form_url="", extra_context=None):
+            extra_context = {
+                **(extra_context or {}),
+                "news_lists_url": reverse("admin:subscriptions_customer_lists",
+                                          args=[object_id]),
+            }
+            return super().change_view(request, object_id, form_url, extra_context)
+
+    CustomerAdmin.__name__ = base_class.__name__
+    CustomerAdmin.__qualname__ = base_class.__qualname__
+    admin.site.unregister(User)
+    admin.site.register(User, CustomerAdmin)
+
+
+_extend_customer_admin()

@@ -1,0 +1,75 @@
+"""Reads: the newsletter settings, what customers may choose, a customer's subscriptions."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+
+from mailchimp_integration.models import Audience, Interest
+from mailchimp_integration.selectors import audiences_for_forms
+
+from .models import NewsSettings, Subscription
+
+CHECKBOX_TEXT = "Subscribe to our news list and be in touch with our latest offers"
+
+
+def footer_consent_text() -> str:
+    return f"Sign up for {settings.STORE_NAME} news"
+
+
+def news_settings_get() -> NewsSettings:
+    """The singleton row, or an unsaved one with the defaults when none was saved."""
+    row = NewsSettings.objects.filter(pk=NewsSettings.SINGLETON_ID).first()
+    return row or NewsSettings(pk=NewsSettings.SINGLETON_ID)
+
+
+def pushes_paused() -> bool:
+    """SUBSCRIPTIONS_PUSHES_PAUSED (a staging copy's environment) or the admin's setting."""
+    if getattr(settings, "SUBSCRIPTIONS_PUSHES_PAUSED", False):
+        return True
+    return NewsSettings.objects.filter(
+        pk=NewsSettings.SINGLETON_ID, pushes_paused=True
+    ).exists()
+
+
+def offered_audiences() -> QuerySet[Audience]:
+    """Active audiences, each with its active groups prefetched as `interests`."""
+    return audiences_for_forms()
+
+
+def default_audience_ids() -> list[int]:
+    return list(
+        Audience.objects.filter(
+            active=True, removed_at__isnull=True, subscribe_by_default=True
+        ).values_list("pk", flat=True)
+    )
+
+
+def default_interest_ids(*, audience_ids: list[int]) -> list[int]:
+    return list(
+        Interest.objects.filter(
+            audience_id__in=audience_ids,
+            active=True,
+            removed_at__isnull=True,
+            subscribe_by_default=True,
+        ).values_list("pk", flat=True)
+    )
+
+
+def subscriptions_for_email(*, email: str) -> QuerySet[Subscription]:
+    return (
+        Subscription.objects.filter(email=email.strip().lower())
+        .select_related("audience")
+        .prefetch_related(Prefetch("interests", queryset=Interest.objects.order_by("pk")))
+    )
+
+
+def subscriptions_for_user(*, user) -> QuerySet[Subscription]:
+    """A customer's subscriptions: linked to the account, or to its email address."""
+    from django.db.models import Q
+
+    return (
+        Subscription.objects.filter(Q(user=user) | Q(email=user.email.strip().lower()))
+        .select_related("audience")
+        .prefetch_related(Prefetch("interests", queryset=Interest.objects.order_by("pk")))
+        .order_by("audience__name", "audience_id")
+    )

@@ -1,0 +1,56 @@
+"""Helpers of the subscriptions' tests: read the sandbox over HTTP, drive the outbox in-process."""
+import hashlib
+
+import requests
+
+from subscriptions import services
+from subscriptions.models import Push
+
+
+def api(sandbox, method, path, **kwargs):
+    return requests.request(method, sandbox.url + path, auth=("x", sandbox.api_key),
+                            timeout=10, **kwargs)
+
+
+def member_hash(email):
+    return hashlib.md5(email.strip().lower().encode()).hexdigest()
+
+
+def member(sandbox, audience, email):
+    """The member as the API shows it, or None."""
+    response = api(sandbox, "GET", f"/lists/{audience.mailchimp_id}/members/{member_hash(email)}")
+    return response.json() if response.status_code == 200 else None
+
+
+def members(sandbox, audience) -> list[dict]:
+    response = api(sandbox, "GET", f"/lists/{audience.mailchimp_id}/members",
+                   params={"count": 1000})
+    return response.json()["members"]
+
+
+def forget(sandbox, audience, email):
+    """Mailchimp's permanent delete (GDPR): the address can never be re-imported by API."""
+    path = f"/lists/{audience.mailchimp_id}/members/{member_hash(email)}/actions/delete-permanent"
+    api(sandbox, "POST", path).raise_for_status()
+
+
+def add_fault(sandbox, kind, **spec):
+    return sandbox.add_fault(kind, **spec)
+
+
+def clear_faults(sandbox):
+    sandbox.clear_faults()
+
+
+def requests_log(sandbox) -> list[dict]:
+    return sandbox.request_log()
+
+
+def drain(*, rounds: int = 1) -> list[Push]:
+    """Send every due WAITING push in-process, as the worker would (claim, then send)."""
+    sent = []
+    for _ in range(rounds):
+        for push_id in Push.objects.filter(state=Push.State.WAITING).values_list("pk", flat=True):
+            if services.push_claim(push_id=push_id):
+                sent.append(services.push_send(push_id=push_id))
+    return sent

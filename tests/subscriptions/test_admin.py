@@ -1,0 +1,98 @@
+"""The back office: the customer's "Mailchimp news lists" tab, the action, the sync log."""
+import pytest
+from django.urls import reverse
+
+from subscriptions.models import Push, Source, Subscription
+
+from .factories import CustomerFactory, interest, sandbox_list
+from .helpers import drain, forget, member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(admin_client):
+    return admin_client
+
+
+def test_the_customer_page_links_to_the_news_lists_tab(staff, news_list):
+    customer = CustomerFactory()
+    page = staff.get(reverse("admin:accounts_user_change", args=[customer.pk])).content.decode()
+    assert reverse("admin:subscriptions_customer_lists", args=[customer.pk]) in page
+    assert "Mailchimp news lists" in page
+
+
+def test_the_tab_updates_and_pushes(staff, account, news_list):
+    events = sandbox_list(account, name="Events", groups=())
+    customer = CustomerFactory(email="tab@example.com", first_name="Tab")
+    url = reverse("admin:subscriptions_customer_lists", args=[customer.pk])
+    page = staff.get(url).content.decode()
+    assert "Newsletter" in page and "Events" in page and 'value="Update"' in page
+    response = staff.post(url, {
+        f"news_list_{news_list.pk}": "1",
+        f"news_groups_{news_list.pk}": [interest(news_list, "Recipes").pk],
+        f"news_list_{events.pk}": "",
+    })
+    assert response.status_code == 302
+    drain()
+    got = member(account, news_list, "tab@example.com")
+    assert got["status"] == "subscribed" and [t["name"] for t in got["tags"]] == ["admin"]
+    assert got["interests"][interest(news_list, "Recipes").mailchimp_id] is True
+    assert member(account, events, "tab@example.com") is None
+
+
+def test_a_removed_lists_subscription_shows_disabled_with_the_reason(staff, news_list):
+    from django.utils import timezone
+
+    customer = CustomerFactory(email="gone@example.com")
+    Subscription.objects.create(email=customer.email, audience=news_list, user=customer,
+                                source=Source.FOOTER)
+    news_list.removed_at = timezone.now()
+    news_list.removed_reason = "Deleted in Mailchimp"
+    news_list.save()
+    page = staff.get(reverse("admin:subscriptions_customer_lists", args=[customer.pk]))
+    assert "Disabled: Deleted in Mailchimp" in page.content.decode()
+
+
+def test_subscribe_selected_customers_to(staff, account, news_list):
+    customers = [CustomerFactory() for _ in range(3)]
+    changelist = reverse("admin:accounts_user_changelist")
+    ids = [str(c.pk) for c in customers]
+    page = staff.post(changelist, {"action": "subscribe_customers_to", "_selected_action": ids})
+    assert page.status_code == 200 and "Newsletter" in page.content.decode()
+    staff.post(changelist, {"action": "subscribe_customers_to", "_selected_action": ids,
+                            "apply": "1", "audiences": [news_list.pk]})
+    assert Subscription.objects.filter(source=Source.ADMIN).count() == 3
+    drain()
+    for customer in customers:
+        assert member(account, news_list, customer.email)["status"] == "subscribed"
+
+
+def test_the_sync_log_shows_a_permanent_error_and_retries(staff, account, news_list):
+    from subscriptions import services
+
+    services.subscription_subscribe(email="x@example.com", use_defaults=True,
+                                    source=Source.FOOTER)
+    drain()
+    forget(account, news_list, "x@example.com")
+    Subscription.objects.update(opted_in=False)
+    services.subscription_subscribe(email="x@example.com", use_defaults=True,
+                                    source=Source.FOOTER)
+    drain()
+    failed = Push.objects.get(state=Push.State.FAILED)
+    log = staff.get(reverse("admin:subscriptions_push_changelist") + "?state__exact=failed")
+    assert "Forgotten Email Not Subscribed" in log.content.decode()
+    staff.post(reverse("admin:subscriptions_push_changelist"),
+               {"action": "retry", "_selected_action": [failed.pk]})
+    assert Push.objects.get(pk=failed.pk).state == Push.State.WAITING
+
+
+def test_the_settings_page_saves(staff):
+    from subscriptions.models import NewsSettings
+
+    url = reverse("admin:subscriptions_newssettings_changelist")
+    assert staff.get(url).status_code == 302
+    staff.post(reverse("admin:subscriptions_newssettings_change", args=[1]),
+               {"double_opt_in": "on", "customers_choose_lists": "on"})
+    row = NewsSettings.objects.get()
+    assert row.double_opt_in and row.customers_choose_lists and not row.pushes_paused

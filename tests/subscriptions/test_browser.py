@@ -1,0 +1,75 @@
+"""The paths a person clicks, in Chromium against a live server; the sandbox holds each result.
+
+The pushes are sent in-process after each click (`drain`), as the worker would send them.
+"""
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
+
+from tests.shop.catalogue.factories import VariantFactory
+
+from .factories import PASSWORD, CustomerFactory, interest
+from .helpers import drain, member
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_footer_registration_checkout_and_admin_tab(page, live_server, account, news_list):
+    # A guest subscribes from the footer.
+    page.goto(live_server.url + "/")
+    box = page.locator("form.news-box-form")
+    box.get_by_label("Email address").fill("guest@example.com")
+    box.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_text("Thank you for signing up")).to_be_visible()
+    drain()
+    assert member(account, news_list, "guest@example.com")["tags"][0]["name"] == "footer"
+
+    # At checkout a guest ticks the box.
+    variant = VariantFactory(stock=5)
+    page.goto(live_server.url + variant.product.get_absolute_url())
+    page.locator("form.add-to-cart").get_by_role("button", name="Add to cart").click()
+    page.goto(live_server.url + "/checkout/")
+    form = page.locator("form.checkout-form")
+    for name, value in [("first_name", "Bea"), ("last_name", "Buyer"),
+                        ("email", "buyer@example.com"), ("address_line1", "1 High St"),
+                        ("city", "Town"), ("postcode", "AB1 2CD"), ("country", "UK")]:
+        form.locator(f'[name="{name}"]').fill(value)
+    form.get_by_label("Subscribe to our news list").check()
+    form.get_by_role("button", name="Place order").click()
+    page.wait_for_url("**/thank-you/**")
+    drain()
+    assert member(account, news_list, "buyer@example.com")["merge_fields"]["FNAME"] == "Bea"
+
+    # A customer registers with the checkbox ticked.
+    page.goto(live_server.url + "/accounts/register/")
+    form = page.locator("form.registration-form")
+    for name, value in [("email", "reg@example.com"), ("first_name", "Reg"),
+                        ("last_name", "Ister"), ("password1", "a-long-passphrase-42"),
+                        ("password2", "a-long-passphrase-42")]:
+        form.locator(f'[name="{name}"]').fill(value)
+    form.get_by_label("Subscribe to our news list").check()
+    form.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/accounts/**")
+    drain()
+    assert member(account, news_list, "reg@example.com")["tags"][0]["name"] == "registration"
+
+    # An admin changes a customer's lists on the "Mailchimp news lists" tab.
+    User = get_user_model()
+    User.objects.create_superuser(email="boss@example.com", password=PASSWORD)
+    customer = CustomerFactory(email="cust@example.com")
+    page.context.clear_cookies()
+    page.goto(live_server.url + "/admin/login/")
+    page.locator('[name="username"]').fill("boss@example.com")
+    page.locator('[name="password"]').fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(live_server.url + f"/admin/accounts/user/{customer.pk}/change/")
+    page.get_by_role("link", name="Mailchimp news lists").click()
+    tab = page.locator("#news-lists-form")
+    tab.get_by_label("Newsletter").select_option(label="Subscribed")
+    tab.get_by_label(interest(news_list, "Recipes").name).check()
+    tab.get_by_role("button", name="Update").click()
+    expect(page.get_by_text("being sent to Mailchimp")).to_be_visible()
+    drain()
+    got = member(account, news_list, "cust@example.com")
+    assert got["status"] == "subscribed"
+    assert got["interests"][interest(news_list, "Recipes").mailchimp_id] is True

@@ -1,0 +1,55 @@
+"""End to end: a real Celery worker on the broker pushes to the sandbox over HTTP."""
+import pytest
+
+from subscriptions import services
+from subscriptions.models import Push, Source, Subscription
+from tests.conftest import wait_for
+
+from .factories import CustomerFactory, interest
+from .helpers import member, members
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_footer_signup_reaches_mailchimp_through_the_worker(
+    celery_worker_process, client, account, news_list
+):
+    response = client.post("/newsletter/signup/", {"email": "e2e@example.com"},
+                           REMOTE_ADDR="198.51.100.8")
+    assert response.status_code == 302
+    got = wait_for(lambda: member(account, news_list, "e2e@example.com"), timeout=20,
+                   message="the worker did not push the signup")
+    assert got["status"] == "subscribed"
+    assert got["interests"][interest(news_list, "Offers").mailchimp_id] is True
+    wait_for(lambda: member(account, news_list, "e2e@example.com")["tags"], timeout=10)
+    assert [t["name"] for t in member(account, news_list, "e2e@example.com")["tags"]] == [
+        "footer"]
+    wait_for(lambda: Subscription.objects.get().state == Subscription.State.SUBSCRIBED)
+
+
+def test_transient_errors_are_retried_by_the_worker(
+    celery_worker_process, client, account, news_list
+):
+    account.fail_status(503, times=2, route="/lists/*/members/*")
+    client.post("/newsletter/signup/", {"email": "retry@example.com"})
+    wait_for(lambda: Push.objects.filter(state=Push.State.DONE).exists(), timeout=30,
+             message="the push did not succeed after retries")
+    push = Push.objects.get()
+    assert push.attempts == 3
+    assert member(account, news_list, "retry@example.com")["status"] == "subscribed"
+
+
+def test_a_backlog_goes_out_in_bulk_calls(celery_worker_process, account, news_list):
+    customers = CustomerFactory.create_batch(1100)
+    account.clear_requests()
+    services.subscriptions_subscribe_users(
+        user_ids=[c.pk for c in customers], audience_ids=[news_list.pk], source=Source.ADMIN
+    )
+    wait_for(lambda: Push.objects.filter(state=Push.State.DONE).count() == 1100, timeout=60,
+             message="the backlog was not pushed")
+    assert len(members(account, news_list)) == 1000  # the page size; all are there:
+    assert Subscription.objects.filter(state=Subscription.State.SUBSCRIBED).count() == 1100
+    calls = account.requests()
+    assert sum(c.startswith(f"POST /3.0/lists/{news_list.mailchimp_id} ") or
+               c == f"POST /3.0/lists/{news_list.mailchimp_id}" for c in calls) == 3
+    assert len(calls) <= 4, calls

@@ -1,0 +1,181 @@
+"""The forms a customer uses: footer box, registration, checkout, the account page."""
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from subscriptions.models import NewsSettings, Push, Source, Subscription
+from tests.shop.catalogue.factories import VariantFactory
+
+from .factories import PASSWORD, CustomerFactory, interest, sandbox_list
+from .helpers import drain, member
+
+pytestmark = pytest.mark.django_db
+
+FOOTER = "/newsletter/signup/"
+
+
+def test_the_footer_box_is_on_every_page(client, news_list):
+    page = client.get("/").content.decode()
+    assert "news</h2>" in page and 'action="/newsletter/signup/"' in page
+    assert 'name="csrfmiddlewaretoken"' in page and 'name="website"' in page
+
+
+def test_a_guest_signs_up_in_the_footer(client, account, news_list):
+    response = client.post(FOOTER, {"email": "Guest@Example.com", "next": "/cart/"},
+                           REMOTE_ADDR="198.51.100.4")
+    assert response.status_code == 302 and response.url == "/cart/"
+    subscription = Subscription.objects.get()
+    assert subscription.email == "guest@example.com" and subscription.source == Source.FOOTER
+    assert subscription.consent_ip == "198.51.100.4"
+    drain()
+    got = member(account, news_list, "guest@example.com")
+    assert got["status"] == "subscribed" and [t["name"] for t in got["tags"]] == ["footer"]
+
+
+@pytest.mark.parametrize("email, message", [
+    ("", "Please enter your email address."),
+    ("nobody@", "Please enter a valid email address"),
+])
+def test_a_bad_email_gets_a_clear_message_and_nothing_is_saved(client, news_list, email,
+                                                               message):
+    response = client.post(FOOTER, {"email": email})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Subscription.objects.exists()
+
+
+def test_a_repeated_signup_creates_no_duplicate(client, news_list):
+    for _ in range(3):
+        client.post(FOOTER, {"email": "ann@example.com"})
+    assert Subscription.objects.count() == 1 and Push.objects.count() == 1
+
+
+def test_the_honeypot_saves_nothing(client, news_list):
+    response = client.post(FOOTER, {"email": "bot@example.com", "website": "http://spam"})
+    assert response.status_code == 302
+    assert not Subscription.objects.exists()
+
+
+def test_the_footer_is_rate_limited_per_ip(client, news_list, settings):
+    settings.SUBSCRIPTIONS_FOOTER_RATE_LIMIT = 3
+    from django.core.cache import cache
+
+    cache.clear()
+    codes = [client.post(FOOTER, {"email": f"n{i}@example.com"},
+                         REMOTE_ADDR="192.0.2.9").status_code for i in range(5)]
+    assert codes == [302, 302, 302, 429, 429]
+    assert client.post(FOOTER, {"email": "other@example.com"},
+                       REMOTE_ADDR="192.0.2.10").status_code == 302
+    assert Subscription.objects.count() == 4
+    cache.clear()
+
+
+def test_every_form_is_csrf_protected(news_list):
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(FOOTER, {"email": "ann@example.com"}).status_code == 403
+    customer = CustomerFactory()
+    strict.force_login(customer)
+    assert strict.post("/newsletter/my-lists/", {}).status_code == 403
+    assert not Subscription.objects.exists()
+
+
+def register(client, email, **extra):
+    return client.post(reverse("accounts:register"), {
+        "email": email, "first_name": "Reg", "last_name": "Ister",
+        "password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42", **extra,
+    })
+
+
+def test_registration_with_the_checkbox_subscribes_in_the_same_transaction(
+    client, account, news_list
+):
+    page = client.get(reverse("accounts:register")).content.decode()
+    assert "Subscribe to our news list and be in touch with our latest offers" in page
+    response = register(client, "reg@example.com", news_opt_in="on")
+    assert response.status_code == 302
+    subscription = Subscription.objects.get()
+    assert subscription.user.email == "reg@example.com"
+    assert subscription.source == Source.REGISTRATION
+    assert subscription.consent_text.startswith("Subscribe to our news list")
+    drain()
+    got = member(account, news_list, "reg@example.com")
+    assert got["merge_fields"]["FNAME"] == "Reg" and got["merge_fields"]["LNAME"] == "Ister"
+    assert got["interests"][interest(news_list, "Offers").mailchimp_id] is True
+    assert [t["name"] for t in got["tags"]] == ["registration"]
+
+
+def test_registration_without_the_checkbox_changes_nothing(client, news_list):
+    assert register(client, "quiet@example.com").status_code == 302
+    assert not Subscription.objects.exists()
+
+
+def test_registration_lets_customers_choose_when_the_store_says_so(client, account, news_list):
+    NewsSettings.objects.create(pk=1, customers_choose_lists=True)
+    other = sandbox_list(account, name="Events", subscribe_by_default=False)
+    recipes = interest(news_list, "Recipes")
+    response = register(client, "pick@example.com", **{
+        f"news_list_{other.pk}": "on", f"news_groups_{other.pk}": [interest(other, "Recipes").pk],
+        f"news_groups_{news_list.pk}": [recipes.pk],  # list not ticked: groups ignored
+    })
+    assert response.status_code == 302
+    subscription = Subscription.objects.get()
+    assert subscription.audience == other
+    assert list(subscription.interests.values_list("name", flat=True)) == ["Recipes"]
+
+
+def checkout_data(email="buyer@example.com", **extra):
+    return {"first_name": "Bea", "last_name": "Buyer", "email": email,
+            "address_line1": "1 High St", "city": "Town", "postcode": "AB1 2CD",
+            "country": "UK", **extra}
+
+
+def test_a_guest_ticks_the_box_at_checkout(client, account, news_list):
+    variant = VariantFactory(stock=5)
+    client.post(reverse("cart:add", args=[variant.product_id]),
+                {"variant": variant.pk, "quantity": 1})
+    page = client.get(reverse("checkout:checkout")).content.decode()
+    assert "Subscribe to our news list" in page
+    response = client.post(reverse("checkout:checkout"), checkout_data(news_opt_in="on"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    subscription = Subscription.objects.get()
+    assert subscription.source == Source.CHECKOUT and subscription.user is None
+    drain()
+    got = member(account, news_list, "buyer@example.com")
+    assert got["merge_fields"]["FNAME"] == "Bea"
+    assert [t["name"] for t in got["tags"]] == ["checkout"]
+
+
+def test_the_account_page_shows_and_changes_the_customers_lists(client, account, news_list):
+    events = sandbox_list(account, name="Events", groups=())
+    customer = CustomerFactory(email="me@example.com")
+    client.login(email=customer.email, password=PASSWORD)
+    client.post(reverse("subscriptions:account"), {
+        f"news_list_{news_list.pk}": "on",
+        f"news_groups_{news_list.pk}": [interest(news_list, "Recipes").pk],
+        f"news_list_{events.pk}": "on",
+    })
+    drain()
+    assert member(account, events, "me@example.com")["status"] == "subscribed"
+    page = client.get(reverse("subscriptions:account")).content.decode()
+    assert "Events" in page and "checked" in page
+    # Unticking an existing subscription on this page unsubscribes it.
+    client.post(reverse("subscriptions:account"), {f"news_list_{news_list.pk}": "on"})
+    drain()
+    assert member(account, events, "me@example.com")["status"] == "unsubscribed"
+    got = member(account, news_list, "me@example.com")
+    assert got["status"] == "subscribed"
+    assert got["interests"][interest(news_list, "Recipes").mailchimp_id] is False
+
+
+def test_the_account_page_shows_a_removed_list_as_disabled(client, news_list):
+    from django.utils import timezone
+
+    customer = CustomerFactory(email="me@example.com")
+    Subscription.objects.create(email="me@example.com", audience=news_list, user=customer,
+                                source=Source.FOOTER, state=Subscription.State.ANNULLED,
+                                annulled_reason="Deleted in Mailchimp")
+    news_list.removed_at = timezone.now()
+    news_list.save()
+    client.force_login(customer)
+    page = client.get(reverse("subscriptions:account")).content.decode()
+    assert "Deleted in Mailchimp" in page and "disabled" in page
