@@ -91,7 +91,8 @@ def main() -> int:
     print("  Stop with Ctrl-C.")
     print()
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
     try:
         while True:
             for name, process in processes.items():
@@ -104,6 +105,10 @@ def main() -> int:
         return 0
     finally:
         stop(processes)
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def stop(processes: dict) -> None:
