@@ -1,6 +1,8 @@
 """Views: the footer signup and the customer's own lists on the account page."""
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,6 +22,9 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+logger = logging.getLogger(__name__)
+
+
 def _back(request, fallback: str = "/") -> str:
     target = request.POST.get("next") or request.META.get("HTTP_REFERER") or fallback
     if url_has_allowed_host_and_scheme(
@@ -34,12 +39,16 @@ def _over_rate_limit(ip: str | None) -> bool:
     limit = int(getattr(settings, "SUBSCRIPTIONS_FOOTER_RATE_LIMIT", 10))
     window = int(getattr(settings, "SUBSCRIPTIONS_FOOTER_RATE_WINDOW", 3600))
     key = f"subscriptions:footer:{ip or 'unknown'}"
-    cache.add(key, 0, timeout=window)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        count = 1
+        cache.add(key, 0, timeout=window)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window)
+            count = 1
+    except Exception:  # noqa: BLE001 - a cache that is down must not lose a customer's signup
+        logger.warning("Footer rate limit unavailable; letting the signup through", exc_info=True)
+        return False
     return count > limit
 
 

@@ -11,6 +11,8 @@ import uuid
 from shop.settings import *  # noqa: F403
 from shop.settings import REDIS_URL
 
+# Each test process keeps its own counters (the footer's per-IP limit), never a shared Redis.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 
