@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from . import crypto
 from .models import Audience, Interest, InterestCategory, MailchimpConnection, SyncRun
@@ -66,7 +66,8 @@ def audiences_for_admin() -> QuerySet[Audience]:
     categories = InterestCategory.objects.order_by("display_order", "name", "id").prefetch_related(
         Prefetch("interests", queryset=interests)
     )
-    return Audience.objects.order_by("removed_at", "name", "id").prefetch_related(
+    still_listed_first = F("removed_at").asc(nulls_first=True)
+    return Audience.objects.order_by(still_listed_first, "name", "id").prefetch_related(
         Prefetch("categories", queryset=categories)
     )
 

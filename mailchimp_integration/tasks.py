@@ -18,3 +18,10 @@ def sync_lists(run_id: int) -> None:
 def sync_lists_scheduled() -> None:
     """The beat job (MAILCHIMP_SYNC_INTERVAL_MINUTES): re-import the lists."""
     services.sync_run_scheduled()
+
+
+@shared_task(name="mailchimp_integration.sync_lists_first", ignore_result=True)
+def sync_lists_first() -> None:
+    """A frequent, cheap beat job: import the lists as soon as the store is found connected
+    (a key from the environment needs no admin visit), once; a no-op afterwards."""
+    services.connection_ensure_first_sync()

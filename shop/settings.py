@@ -247,6 +247,11 @@ CELERY_BEAT_SCHEDULE["mailchimp-sync-lists"] = {
     "task": "mailchimp_integration.sync_lists_scheduled",
     "schedule": MAILCHIMP_SYNC_INTERVAL_MINUTES * 60.0,
 }
+# Finds a newly connected store within a minute (one cheap query once it has synced).
+CELERY_BEAT_SCHEDULE["mailchimp-first-sync"] = {
+    "task": "mailchimp_integration.sync_lists_first",
+    "schedule": 60.0,
+}
 
 # --- Subscriptions: the outbox of pushes to Mailchimp (subscriptions/) ----------------------
 # Hold every push (a staging copy of the store); they wait and go out when lifted. The admin's

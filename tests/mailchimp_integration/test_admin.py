@@ -385,3 +385,19 @@ def test_test_connection_tries_a_typed_key_without_saving_it(admin_entered_key):
     )
     assert "Mailchimp rejected the API key (401 API Key Invalid" in response.text
     assert not MailchimpConnection.objects.exclude(api_key_encrypted="").exists()
+
+
+def test_audiences_still_in_mailchimp_come_before_removed_ones():
+    AudienceFactory(name="A removed", removed_at="2026-01-01T00:00:00Z", removed_reason="x")
+    AudienceFactory(name="B listed")
+    html = logged_in(staff_user(permissions=LIST_MANAGER_PERMISSIONS)).get(reverse(LISTS_URL)).text
+    assert html.index("B listed") < html.index("A removed")
+
+
+def test_both_pages_are_under_marketing_on_the_back_office_index():
+    client = logged_in(
+        staff_user(permissions=LIST_MANAGER_PERMISSIONS + SETTINGS_MANAGER_PERMISSIONS)
+    )
+    html = client.get(reverse("admin:index")).text
+    marketing = html[html.index("Marketing"):]
+    assert "Mailchimp integration" in marketing and "Mailchimp lists" in marketing

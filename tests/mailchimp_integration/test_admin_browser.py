@@ -102,3 +102,32 @@ def test_staff_without_the_permission_is_refused(page, live_server):
     # Nor is it offered on the back-office index.
     page.goto(live_server.url + reverse("admin:index"))
     expect(page.get_by_role("link", name="Mailchimp lists")).to_have_count(0)
+
+
+@pytest.mark.worker
+def test_update_mailchimp_lists_runs_in_the_worker_and_the_page_shows_the_result(
+    page, live_server, connected, celery_worker_process
+):
+    from mailchimp_integration.models import MailchimpConnection
+
+    from .factories import SETTINGS_MANAGER_PERMISSIONS
+    from .test_services import seed
+
+    seed(connected, lists=2, categories=1, groups=2)
+    MailchimpConnection.objects.create(pk=1, first_sync_requested_at="2026-01-01T00:00:00Z")
+    staff_user(email="owner@example.com", permissions=SETTINGS_MANAGER_PERMISSIONS)
+    log_in(page, live_server, "owner@example.com")
+    page.goto(
+        live_server.url + reverse("admin:mailchimp_integration_mailchimpconnection_changelist")
+    )
+    expect(page.get_by_test_id("masked-key")).to_have_text(re.compile(r"^•{8}.{4}-us6$"))
+    expect(page.get_by_text("from the environment")).to_be_visible()
+
+    page.get_by_role("button", name="Update Mailchimp Lists").click()
+    # The page stays usable while the worker syncs; the result arrives in place.
+    expect(page.locator("#mc-sync-status")).to_have_text(
+        "Done. Synced 2 audiences, 2 categories, 4 groups: 8 created, 0 updated, 0 removed.",
+        timeout=60_000,
+    )
+    expect(page.get_by_role("button", name="Update Mailchimp Lists")).to_be_enabled()
+    assert Audience.objects.count() == 2

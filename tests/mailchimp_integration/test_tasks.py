@@ -33,3 +33,18 @@ def test_the_task_takes_a_run_id_and_runs_it_once(connected):
     tasks.sync_lists(run.pk)  # a redelivery finds it claimed and does nothing
     run.refresh_from_db()
     assert run.state == SyncRun.State.SUCCEEDED and run.created == 3
+
+
+@pytest.mark.django_db
+def test_beat_finds_a_newly_connected_store_within_a_minute(
+    connected, django_capture_on_commit_callbacks, monkeypatch
+):
+    entry = settings.CELERY_BEAT_SCHEDULE["mailchimp-first-sync"]
+    assert entry["task"] == tasks.sync_lists_first.name and entry["schedule"] <= 60
+    queued = []
+    monkeypatch.setattr(tasks.sync_lists, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sync_lists_first()
+        tasks.sync_lists_first()  # the next tick: already requested, nothing more
+    run = SyncRun.objects.get()
+    assert run.trigger == SyncRun.Trigger.FIRST_CONNECTION and queued == [run.pk]
