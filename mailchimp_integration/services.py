@@ -619,3 +619,21 @@ def interest_flags_set(
     return _flags_set(
         Interest, pk=interest_id, active=active, subscribe_by_default=subscribe_by_default
     )
+
+
+def audience_demo_default_offer() -> Audience | None:
+    """Switch on the first audience and its groups and make it the default, for a demo store;
+    only while no audience is on at all, so nothing an admin chose is ever overridden."""
+    with transaction.atomic():
+        if Audience.objects.filter(active=True).exists():
+            return None
+        audience = Audience.objects.filter(removed_at__isnull=True).order_by("pk").first()
+        if audience is None:
+            return None
+        audience_flags_set(audience_id=audience.pk, active=True, subscribe_by_default=True)
+        for interest_id in audience.interests.filter(removed_at__isnull=True).values_list(
+            "pk", flat=True
+        ):
+            interest_flags_set(interest_id=interest_id, active=True)
+    audience.refresh_from_db()
+    return audience

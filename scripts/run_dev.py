@@ -67,10 +67,13 @@ def main() -> int:
         processes[name] = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=logs[name], stderr=subprocess.STDOUT
         )
-        if name == "sandbox" and not wait_for_port(SANDBOX_PORT):
-            print(f"run: the sandbox did not start; see {VAR / 'sandbox.log'}")
-            stop(processes)
-            return 1
+        if name == "sandbox":
+            if not wait_for_port(SANDBOX_PORT):
+                print(f"run: the sandbox did not start; see {VAR / 'sandbox.log'}")
+                stop(processes)
+                return 1
+            # The demo account's lists, with one audience offered, so the newsletter box works.
+            subprocess.run([PYTHON, "manage.py", "seed_demo_mailchimp"], cwd=ROOT, env=env)
 
     if not wait_for_port(WEB_PORT):
         print(f"run: the web server did not start; see {VAR / 'web.log'}")
