@@ -171,7 +171,8 @@ def subscribe_customers_to(modeladmin, request, queryset):
 
 
 def _extend_customer_admin() -> None:
-    """The storefront's customer admin, subclassed: our action and the tab's link."""
+    """The storefront's customer admin, subclassed: our action, the tab's link, and an email
+    change carried over to the customer's subscriptions."""
     User = get_user_model()
     base = admin.site._registry.get(User)
     if base is None:
@@ -188,6 +189,15 @@ def _extend_customer_admin() -> None:
                                           args=[object_id]),
             }
             return super().change_view(request, object_id, form_url, extra_context)
+
+        def save_model(self, request, obj, form, change):
+            super().save_model(request, obj, form, change)
+            old_email = form.initial.get("email") if change else None
+            if old_email and "email" in form.changed_data:
+                # In the admin's own transaction: the new address and its pushes commit together.
+                services.subscription_email_change(
+                    user=obj, old_email=old_email, new_email=obj.email
+                )
 
     CustomerAdmin.__name__ = base_class.__name__
     CustomerAdmin.__qualname__ = base_class.__qualname__

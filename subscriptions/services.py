@@ -67,8 +67,9 @@ def news_settings_update(
     row.customers_choose_lists = customers_choose_lists
     row.save()
     if was_paused and not pushes_paused:
-        # Lifting the pause sends what waited, now rather than at the next sweep.
-        transaction.on_commit(lambda: push_sweep(grace_seconds=0))
+        # Lifting the pause sends what waited, now rather than at the next sweep (robust: with
+        # the broker down the settings are saved all the same, and the beat job sends them).
+        transaction.on_commit(lambda: push_sweep(grace_seconds=0), robust=True)
     return row
 
 
@@ -105,11 +106,16 @@ def _enqueue_on_commit(push_ids: list[int]) -> None:
     def send():
         if selectors.pushes_paused():
             return  # they wait; the sweeper sends them when the pause is lifted
-        if len(push_ids) > _setting("SUBSCRIPTIONS_BULK_THRESHOLD", 20):
-            tasks.push_backlog.delay()
-        else:
-            for push_id in push_ids:
-                tasks.push_send.delay(push_id)
+        try:
+            if len(push_ids) > _setting("SUBSCRIPTIONS_BULK_THRESHOLD", 20):
+                tasks.push_backlog.delay()
+            else:
+                for push_id in push_ids:
+                    tasks.push_send.delay(push_id)
+        except Exception:  # noqa: BLE001 - a broker that is down must not fail the signup
+            # The pushes are saved as WAITING; the sweeper sends them once the broker is back.
+            logger.warning("Could not enqueue pushes %s; the sweeper will", push_ids,
+                           exc_info=True)
 
     transaction.on_commit(send)
 
@@ -422,8 +428,12 @@ def subscriptions_subscribe_users(
         from . import tasks
 
         def send():
-            if not selectors.pushes_paused():
+            if selectors.pushes_paused():
+                return
+            try:
                 tasks.push_backlog.delay()
+            except Exception:  # noqa: BLE001 - the backlog is saved; the sweeper sends it
+                logger.warning("Could not enqueue the backlog; the sweeper will", exc_info=True)
 
         transaction.on_commit(send)
     return created_total
@@ -800,13 +810,22 @@ def _bulk_chunk_send(ids, *, client, double_opt_in, stats, tag_operations) -> No
         stats["calls"] += 1
     except MailchimpTransientError as error:
         stats["calls"] += 1
+        # Capped as on the single-member path: a chunk never waits forever.
+        max_attempts = int(_setting("SUBSCRIPTIONS_PUSH_MAX_ATTEMPTS", 8))
+        for push in pushes:
+            if push.attempts >= max_attempts:
+                _push_fail(push, reason=f"Gave up after {push.attempts} attempts: {error.reason}")
+                stats["failed"] += 1
+        ids = [push.pk for push in pushes if push.attempts < max_attempts]
+        if not ids:
+            return
+        stats["stop"] = True
         delay = retry_delay(attempt=pushes[0].attempts, retry_after=error.retry_after)
         Push.objects.filter(pk__in=ids).update(
             state=Push.State.WAITING, last_error=error.reason,
             next_attempt_at=timezone.now() + timedelta(seconds=delay),
         )
         stats["retry"] += len(ids)
-        stats["stop"] = True
         from . import tasks
 
         transaction.on_commit(lambda: tasks.push_backlog.apply_async(countdown=delay))

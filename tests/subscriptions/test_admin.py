@@ -96,3 +96,23 @@ def test_the_settings_page_saves(staff):
                {"double_opt_in": "on", "customers_choose_lists": "on"})
     row = NewsSettings.objects.get()
     assert row.double_opt_in and row.customers_choose_lists and not row.pushes_paused
+
+
+def test_an_email_changed_by_staff_carries_over_to_the_same_member(staff, account, news_list):
+    from subscriptions import services
+
+    customer = CustomerFactory(email="before@example.com")
+    services.subscription_subscribe(email="before@example.com", use_defaults=True,
+                                    source=Source.REGISTRATION, user=customer)
+    drain()
+    response = staff.post(reverse("admin:accounts_user_change", args=[customer.pk]), {
+        "email": "After@Example.com", "first_name": "Ann", "last_name": "Lee",
+        "is_active": "on", "date_joined_0": "2024-01-02", "date_joined_1": "10:00:00",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    subscription = Subscription.objects.get()
+    assert subscription.email == "after@example.com"
+    assert subscription.pushes.filter(state=Push.State.WAITING).exists()
+    drain()
+    assert member(account, news_list, "after@example.com")["status"] == "subscribed"
+    assert member(account, news_list, "before@example.com") is None
