@@ -6,6 +6,7 @@ duplicate delivery sends the same thing again (PUT is idempotent) and changes no
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Iterable
@@ -521,19 +522,38 @@ def _merge_fields(subscription: Subscription) -> dict:
     return fields
 
 
-def _interests_map(subscription: Subscription) -> dict[str, bool]:
-    """Chosen groups True, the audience's other offered groups False; others untouched."""
-    chosen = {i.mailchimp_id for i in subscription.interests.all() if i.removed_at is None}
-    offered = Interest.objects.filter(
-        audience_id=subscription.audience_id, active=True, removed_at__isnull=True
-    ).values_list("mailchimp_id", flat=True)
-    result = {mailchimp_id: False for mailchimp_id in offered}
-    result.update(dict.fromkeys(chosen, True))
-    return result
+def _offered_interest_mailchimp_ids(audience_id: int) -> list[str]:
+    """The Mailchimp ids of the audience's groups the store offers."""
+    return list(
+        Interest.objects.filter(
+            audience_id=audience_id, active=True, removed_at__isnull=True
+        ).values_list("mailchimp_id", flat=True)
+    )
 
 
 def _iso(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00") if value else ""
+
+
+def _member_details(subscription: Subscription, *, offered: list[str]) -> dict:
+    """What every push says of a member: groups, FNAME/LNAME, consent.
+
+    Groups: the chosen ones True, the audience's other offered groups False, others untouched.
+    """
+    details: dict = {}
+    chosen = {i.mailchimp_id for i in subscription.interests.all() if i.removed_at is None}
+    interests = dict.fromkeys(offered, False)
+    interests.update(dict.fromkeys(chosen, True))
+    if interests:
+        details["interests"] = interests
+    merge_fields = _merge_fields(subscription)
+    if merge_fields:
+        details["merge_fields"] = merge_fields
+    if subscription.consent_ip:
+        details["ip_signup"] = subscription.consent_ip
+    if subscription.consent_at:
+        details["timestamp_signup"] = _iso(subscription.consent_at)
+    return details
 
 
 def member_body(subscription: Subscription, *, double_opt_in: bool) -> dict:
@@ -544,17 +564,8 @@ def member_body(subscription: Subscription, *, double_opt_in: bool) -> dict:
     }
     if not double_opt_in:
         body["status"] = "subscribed"
-    interests = _interests_map(subscription)
-    if interests:
-        body["interests"] = interests
-    merge_fields = _merge_fields(subscription)
-    if merge_fields:
-        body["merge_fields"] = merge_fields
-    if subscription.consent_ip:
-        body["ip_signup"] = subscription.consent_ip
-    if subscription.consent_at:
-        body["timestamp_signup"] = _iso(subscription.consent_at)
-    return body
+    offered = _offered_interest_mailchimp_ids(subscription.audience_id)
+    return {**body, **_member_details(subscription, offered=offered)}
 
 
 def is_compliance_state(error: MailchimpError) -> bool:
@@ -796,15 +807,11 @@ def _bulk_chunk_send(ids, *, client, double_opt_in, stats, tag_operations) -> No
     )
     by_email = {p.subscription.email: p for p in pushes}
     audience = pushes[0].subscription.audience
-    offered = list(
-        Interest.objects.filter(audience=audience, active=True, removed_at__isnull=True)
-        .values_list("mailchimp_id", flat=True)
-    )
-    members = []
-    for push in pushes:
-        subscription = push.subscription
-        body = _bulk_member_fast(subscription, offered=offered, double_opt_in=double_opt_in)
-        members.append(body)
+    offered = _offered_interest_mailchimp_ids(audience.pk)
+    members = [
+        _bulk_member(push.subscription, offered=offered, double_opt_in=double_opt_in)
+        for push in pushes
+    ]
     try:
         result = client.members_batch_subscribe(audience.mailchimp_id, members)
         stats["calls"] += 1
@@ -884,27 +891,14 @@ def _bulk_chunk_send(ids, *, client, double_opt_in, stats, tag_operations) -> No
     stats["done"] += len(done_ids)
 
 
-def _bulk_member_fast(subscription: Subscription, *, offered: list[str], double_opt_in: bool):
-    chosen = {i.mailchimp_id for i in subscription.interests.all() if i.removed_at is None}
-    body: dict = {
+def _bulk_member(subscription: Subscription, *, offered: list[str], double_opt_in: bool):
+    """One member of a batch subscribe (`POST /lists/{id}` with update_existing)."""
+    return {
         "email_address": subscription.email,
         "status": "pending" if double_opt_in else "subscribed",
+        **_member_details(subscription, offered=offered),
     }
-    interests = dict.fromkeys(offered, False)
-    interests.update(dict.fromkeys(chosen, True))
-    if interests:
-        body["interests"] = interests
-    merge_fields = _merge_fields(subscription)
-    if merge_fields:
-        body["merge_fields"] = merge_fields
-    if subscription.consent_ip:
-        body["ip_signup"] = subscription.consent_ip
-    if subscription.consent_at:
-        body["timestamp_signup"] = _iso(subscription.consent_at)
-    return body
 
 
 def _json_dumps(value) -> str:
-    import json
-
     return json.dumps(value)
