@@ -16,11 +16,13 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import importlib.metadata
+import io
 import json
 import logging
 import os
 import random
 import re
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -433,6 +435,50 @@ class MailchimpClient:
     def batch_start(self, operations: list[dict]) -> dict:
         """POST /batches: Mailchimp runs the operations later; returns the batch (its id)."""
         return self.request("POST", "/batches", body={"operations": operations}) or {}
+
+    def batch_get(self, batch_id: str) -> dict:
+        """GET /batches/{id}: its status, counts and, once finished, `response_body_url`."""
+        return self.request("GET", f"/batches/{quote(batch_id, safe='')}") or {}
+
+    def batch_results(self, response_body_url: str) -> list[dict]:
+        """The finished batch's results, one {operation_id, status_code, error} per operation,
+        `error` being our exception type for a failed one (else None).
+
+        Mailchimp serves them as a gzipped tar of JSON files at a signed URL, which takes
+        no API key: sending ours there would hand it to a third party.
+        """
+        pool = process_pool()
+        with pool.slots:
+            try:
+                response = pool.session.get(
+                    response_body_url, timeout=self._api.timeout, auth=None
+                )
+            except requests.RequestException as error:
+                raise error_from_transport(error, "GET", "batch results") from None
+        if not response.ok:
+            raise error_for_status(
+                response.status_code, response.content, reason=response.reason or "",
+                method="GET", path="batch results",
+            )
+        results: list[dict] = []
+        with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as archive:
+            for member in archive.getmembers():
+                if not (member.isfile() and member.name.endswith(".json")):
+                    continue
+                content = json.load(archive.extractfile(member))
+                results.extend(content if isinstance(content, list) else [content])
+        return [
+            {
+                "operation_id": str(result.get("operation_id") or ""),
+                "status_code": int(result.get("status_code") or 0),
+                "error": (
+                    error_for_status(int(result["status_code"]), result.get("response") or "")
+                    if int(result.get("status_code") or 0) >= 400
+                    else None
+                ),
+            }
+            for result in results
+        ]
 
 
 def all_pages(

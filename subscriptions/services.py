@@ -785,10 +785,22 @@ def push_backlog_send() -> dict:
                 break
     if tag_operations:
         try:
-            client.batch_start(tag_operations)
+            batch = client.batch_start(tag_operations)
             stats["calls"] += 1
         except MailchimpError as error:
-            logger.warning("Tagging a backlog failed: %s", error)
+            stats["calls"] += 1
+            _tags_not_applied(
+                [int(op["operation_id"].removeprefix("push-")) for op in tag_operations],
+                reason=_mailchimp_words(error),
+            )
+        else:
+            from . import tasks
+
+            # Mailchimp runs the batch later: follow it, and record the tags it could not apply.
+            transaction.on_commit(
+                lambda: tasks.push_tags_check.apply_async((batch["id"],), countdown=2),
+                robust=True,
+            )
     # Anything left over (e.g. unsubscribes, or added meanwhile) goes member by member.
     from . import tasks
 
@@ -902,3 +914,36 @@ def _bulk_member(subscription: Subscription, *, offered: list[str], double_opt_i
 
 def _json_dumps(value) -> str:
     return json.dumps(value)
+
+
+TAG_NOT_APPLIED = "Tag not applied: "
+
+
+def _tags_not_applied(push_ids: list[int], *, reason: str) -> None:
+    """The member is in Mailchimp (the push is done), but without its source tag: say so."""
+    Push.objects.filter(pk__in=push_ids).update(
+        last_error=f"{TAG_NOT_APPLIED}{reason}", updated_at=timezone.now()
+    )
+
+
+def push_tags_batch_check(*, batch_id: str) -> bool:
+    """Record on their pushes the source tags a `/batches` call failed to apply.
+
+    Returns False while Mailchimp has not finished the batch (the caller asks again later).
+    """
+    client = mailchimp_client_build()
+    batch = client.batch_get(batch_id)
+    if batch.get("status") != "finished":
+        return False
+    if not batch.get("errored_operations"):
+        return True
+    failed: dict[str, list[int]] = {}
+    for result in client.batch_results(batch["response_body_url"]):
+        operation_id = result["operation_id"]
+        if result["error"] is None or not operation_id.startswith("push-"):
+            continue
+        words = _mailchimp_words(result["error"])
+        failed.setdefault(words, []).append(int(operation_id.removeprefix("push-")))
+    for words, push_ids in failed.items():
+        _tags_not_applied(push_ids, reason=words)
+    return True

@@ -1,7 +1,12 @@
 """Celery tasks of the subscriptions: thin, they take ids, claim their row and call services."""
 from celery import shared_task
 
+from mailchimp_integration.exceptions import MailchimpTransientError
+
 from . import selectors, services
+
+# Mailchimp runs a batch within minutes; follow one for about an hour at most.
+TAGS_CHECK_MAX_TRIES = 40
 
 
 @shared_task(name="subscriptions.push_send", ignore_result=True, acks_late=True)
@@ -24,3 +29,17 @@ def push_backlog() -> None:
 def push_sweep() -> None:
     """The beat job: re-send what was left waiting, and what a dead worker left sending."""
     services.push_sweep()
+
+
+@shared_task(
+    name="subscriptions.push_tags_check", bind=True, ignore_result=True,
+    max_retries=TAGS_CHECK_MAX_TRIES,
+)
+def push_tags_check(self, batch_id: str) -> None:
+    """Follow a `/batches` call of source tags until it has run; record the tags that failed."""
+    try:
+        finished = services.push_tags_batch_check(batch_id=batch_id)
+    except MailchimpTransientError as error:
+        raise self.retry(countdown=error.retry_after or 30, exc=error) from None
+    if not finished:
+        raise self.retry(countdown=min(90, 2 * (self.request.retries + 1)))

@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .api import ApiRequest, dispatch
+from .faults import status_fault_response
 from .state import ApiError, invalid_resource, not_found, now_iso, self_link
 
 if TYPE_CHECKING:
@@ -81,6 +82,11 @@ class BatchRunner:
             body = json.loads(operation["body"]) if operation.get("body") else None
         except ValueError:
             body = "not json"  # dispatch answers it with Mailchimp's parse error
+        # A status fault on the operation's route fails that operation alone, as Mailchimp's
+        # own errors inside a batch do; latency, hangs and drops belong to HTTP, not here.
+        _, fault = self._sandbox.faults.take(operation["method"].upper(), "/3.0" + path)
+        if fault is not None and fault.kind == "status":
+            return status_fault_response(fault)
         request = ApiRequest(method=operation["method"], path=path, query=params, body=body)
         return dispatch(self._sandbox, request)
 

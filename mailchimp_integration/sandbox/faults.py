@@ -7,6 +7,8 @@ import threading
 import time
 from dataclasses import dataclass, field, fields
 
+from .api import ApiResponse, problem
+
 FAULT_KINDS = {"latency", "status", "hang", "drop"}
 FAULT_STATUSES = {429, 500, 502, 503, 504, 403}
 # Mailchimp's documented limit of simultaneous connections per account.
@@ -183,3 +185,22 @@ class ConnectionGate:
             return {"in_flight": self.in_flight, "peak_in_flight": self.peak,
                     "refused": self.refused, "requests": self.total,
                     "connection_limit": self.limit, "connection_limit_enabled": self.enabled}
+
+
+def status_fault_response(fault: Fault) -> ApiResponse:
+    """The answer of a `status` fault: Mailchimp's problem body (or none), Retry-After."""
+    headers = {}
+    if fault.retry_after is not None:
+        retry_after = float(fault.retry_after)
+        headers["Retry-After"] = str(int(retry_after) if retry_after.is_integer()
+                                     else retry_after)
+    if not fault.body:
+        return ApiResponse(fault.status, None, headers)
+    titles = {429: "Too Many Requests", 500: "Internal Server Error",
+              502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+              403: "Forbidden"}
+    details = {429: "You have exceeded the limit of 10 simultaneous connections.",
+               403: "The API key provided is linked to a datacenter that is unavailable."}
+    return problem(fault.status, titles[fault.status],
+                   details.get(fault.status, "An unexpected internal error has occurred. "
+                               "Please try again later."), headers=headers)

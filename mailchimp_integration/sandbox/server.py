@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 from . import control_api
 from .api import ApiRequest, ApiResponse, dispatch, parse_json, problem
 from .batches import BatchRunner
-from .faults import ConnectionGate, FaultBoard
+from .faults import ConnectionGate, FaultBoard, status_fault_response
 from .seed import demo_seed
 from .state import Account, ApiError
 from .webhooks import WebhookDispatcher
@@ -190,7 +190,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 if not fault.wait_out_hang():
                     return None
             elif fault.kind == "status":
-                return self.fault_response(fault)
+                return status_fault_response(fault)
         auth_problem = self.check_auth()
         if auth_problem:
             return auth_problem
@@ -200,24 +200,6 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return problem(error.status, error.title, error.detail)
         request = ApiRequest(self.command, path[len(API_PREFIX):] or "/", query, body)
         return dispatch(self.sandbox, request)
-
-    @staticmethod
-    def fault_response(fault) -> ApiResponse:
-        headers = {}
-        if fault.retry_after is not None:
-            retry_after = float(fault.retry_after)
-            headers["Retry-After"] = str(int(retry_after) if retry_after.is_integer()
-                                         else retry_after)
-        if not fault.body:
-            return ApiResponse(fault.status, None, headers)
-        titles = {429: "Too Many Requests", 500: "Internal Server Error",
-                  502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-                  403: "Forbidden"}
-        details = {429: "You have exceeded the limit of 10 simultaneous connections.",
-                   403: "The API key provided is linked to a datacenter that is unavailable."}
-        return problem(fault.status, titles[fault.status],
-                       details.get(fault.status, "An unexpected internal error has occurred. "
-                                   "Please try again later."), headers=headers)
 
     def check_auth(self) -> ApiResponse | None:
         header = self.headers.get("Authorization", "")

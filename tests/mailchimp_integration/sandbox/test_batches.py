@@ -58,3 +58,25 @@ def test_batches_are_listed_and_unknown_ones_are_404(api):
     assert [b["id"] for b in api.get("/batches").json()["batches"]] == [batch_id]
     assert api.get("/batches/ffffffffff").status_code == 404
     assert api.delete(f"/batches/{batch_id}").status_code == 204
+
+
+def test_a_status_fault_fails_only_the_operations_on_its_route(api, sandbox):
+    sandbox.fail_status(503, times=None, route="/lists/*/members/*/tags", method="POST")
+    operations = [
+        {"method": "PUT", "path": f"/lists/{NEWSLETTER}/members/t1@example.com",
+         "operation_id": "member",
+         "body": json.dumps({"email_address": "t1@example.com", "status_if_new": "subscribed"})},
+        {"method": "POST", "path": f"/lists/{NEWSLETTER}/members/t1@example.com/tags",
+         "operation_id": "tag",
+         "body": json.dumps({"tags": [{"name": "footer", "status": "active"}]})},
+    ]
+    submitted = api.post("/batches", json={"operations": operations}).json()
+    batch = wait_finished(api, submitted["id"])
+    assert (batch["finished_operations"], batch["errored_operations"]) == (2, 1)
+    archive = requests.get(batch["response_body_url"], timeout=5)
+    with tarfile.open(fileobj=io.BytesIO(archive.content), mode="r:gz") as tar:
+        results = {item["operation_id"]: item for member in tar.getmembers() if member.isfile()
+                   for item in json.load(tar.extractfile(member))}
+    assert results["member"]["status_code"] == 200
+    assert results["tag"]["status_code"] == 503
+    assert json.loads(results["tag"]["response"])["title"] == "Service Unavailable"
