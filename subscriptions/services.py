@@ -798,7 +798,9 @@ def push_backlog_send() -> dict:
 
             # Mailchimp runs the batch later: follow it, and record the tags it could not apply.
             transaction.on_commit(
-                lambda: tasks.push_tags_check.apply_async((batch["id"],), countdown=2),
+                lambda: tasks.push_tags_check.apply_async(
+                    (batch["id"],), countdown=tasks.TAGS_CHECK_FIRST_WAIT
+                ),
                 robust=True,
             )
     # Anything left over (e.g. unsubscribes, or added meanwhile) goes member by member.

@@ -5,8 +5,11 @@ from mailchimp_integration.exceptions import MailchimpTransientError
 
 from . import selectors, services
 
-# Mailchimp runs a batch within minutes; follow one for about an hour at most.
-TAGS_CHECK_MAX_TRIES = 40
+# Mailchimp runs a batch within minutes: look after 10 s, then less and less often (at most
+# every 2 minutes), for about an hour in all.
+TAGS_CHECK_FIRST_WAIT = 10
+TAGS_CHECK_MAX_WAIT = 120
+TAGS_CHECK_MAX_TRIES = 35
 
 
 @shared_task(name="subscriptions.push_send", ignore_result=True, acks_late=True)
@@ -42,4 +45,4 @@ def push_tags_check(self, batch_id: str) -> None:
     except MailchimpTransientError as error:
         raise self.retry(countdown=error.retry_after or 30, exc=error) from None
     if not finished:
-        raise self.retry(countdown=min(90, 2 * (self.request.retries + 1)))
+        raise self.retry(countdown=min(TAGS_CHECK_MAX_WAIT, 10 * 2**self.request.retries))
