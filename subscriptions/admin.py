@@ -113,8 +113,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
 class PushAdmin(admin.ModelAdmin):
     """Marketing → Mailchimp sync log: every push, its state, attempts and last error."""
 
-    list_display = ["id", "email", "audience", "action", "state", "attempts", "channel",
-                    "last_error", "next_attempt_at", "updated_at"]
+    # Narrow enough that Mailchimp's reason shows without scrolling; the channel and the next
+    # attempt are on each entry's page and in the filters.
+    list_display = ["email", "audience", "state", "reason", "attempts", "action", "updated_at"]
+    list_display_links = ["email"]
     list_filter = ["state", "action", "channel", "subscription__audience", "created_at"]
     search_fields = ["subscription__email", "last_error"]
     list_select_related = ["subscription__audience"]
@@ -134,6 +136,10 @@ class PushAdmin(admin.ModelAdmin):
     @admin.display(ordering="subscription__audience__name")
     def audience(self, push: Push) -> str:
         return push.subscription.audience.name
+
+    @admin.display(description="Mailchimp's reason", ordering="last_error")
+    def reason(self, push: Push) -> str:
+        return push.last_error
 
     @admin.action(description="Retry the selected failed pushes", permissions=["change"])
     def retry(self, request, queryset):
