@@ -13,6 +13,7 @@ Only this module imports `mailchimp_marketing`. It fixes the official client's d
 """
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import importlib.metadata
@@ -25,6 +26,7 @@ import re
 import tarfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
@@ -114,6 +116,100 @@ def process_pool() -> _ProcessPool:
 def pooled_session() -> requests.Session:
     """The process's one HTTP session for Mailchimp."""
     return process_pool().session
+
+
+# --- The account-wide limit ---------------------------------------------------------------
+
+# Atomic in Redis: drop leases past their time, then take a slot only if one is free. The
+# clock is Redis's own, so processes never disagree about it.
+_TAKE_SLOT = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], t, ARGV[3])
+  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 1)
+  return 1
+end
+return 0
+"""
+
+
+class AccountSlots:
+    """Mailchimp's 10 simultaneous connections are per account, not per process.
+
+    With Redis, every process of the store (web, each worker) takes a slot from one shared
+    set before a call and gives it back after; a slot whose holder died lapses after its
+    lease. Without Redis only the per-process limit applies.
+    """
+
+    def __init__(self, url: str):
+        import redis
+
+        self.redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        self._take = self.redis.register_script(_TAKE_SLOT)
+
+    @contextlib.contextmanager
+    def hold(self, account: str, *, limit: int, lease: float, wait: float) -> Iterator[None]:
+        import redis
+
+        key = f"mailchimp:connections:{account}"
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        pause = 0.005
+        try:
+            while not self._take(keys=[key], args=[limit, lease, token]):
+                if time.monotonic() > deadline:
+                    raise MailchimpRateLimited(
+                        "All connections busy",
+                        f"no free Mailchimp connection within {wait:.0f} s "
+                        f"(the account allows {limit} at once)",
+                        retry_after=1.0,
+                    )
+                time.sleep(pause + random.uniform(0, pause))
+                pause = min(pause * 2, 0.1)
+        except redis.RedisError as error:
+            # Better a call past the account's limit (Mailchimp answers 429, which is
+            # retried) than no call at all while Redis is away.
+            logger.warning("Mailchimp connection slots unavailable (%s); not limiting", error)
+            yield
+            return
+        try:
+            yield
+        finally:
+            try:
+                self.redis.zrem(key, token)
+            except redis.RedisError:
+                pass  # the lease lapses by itself
+
+
+_account_slots: dict[str, AccountSlots] = {}
+
+
+def account_slots() -> AccountSlots | None:
+    """The shared limiter, when MAILCHIMP_CONNECTION_LOCK_URL (default REDIS_URL) is set."""
+    url = getattr(settings, "MAILCHIMP_CONNECTION_LOCK_URL", "")
+    if not url:
+        return None
+    slots = _account_slots.get(url)
+    if slots is None:
+        slots = _account_slots.setdefault(url, AccountSlots(url))
+    return slots
+
+
+@contextlib.contextmanager
+def connection_slot(*, base_url: str, api_key: str, timeout: tuple[float, float]):
+    """A connection to Mailchimp: one of this process's, and one of the account's."""
+    pool = process_pool()
+    with pool.slots:
+        slots = account_slots()
+        if slots is None:
+            yield pool.session
+            return
+        account = hashlib.sha256(f"{base_url} {api_key}".encode()).hexdigest()[:24]
+        lease = sum(timeout) + 5
+        with slots.hold(account, limit=max_connections(), lease=lease, wait=sum(timeout)):
+            yield pool.session
 
 
 # --- Base URL --------------------------------------------------------------------------------
@@ -286,10 +382,11 @@ class _HardenedApiClient(ApiClient):
         headers: dict | None = None,
     ) -> Any:
         url = self.host + path  # no rewriting of the path: ids containing "server" stay intact
-        pool = process_pool()
-        with pool.slots:
+        with connection_slot(base_url=self.host, api_key=self.api_key, timeout=self.timeout) as (
+            session
+        ):
             try:
-                response = pool.session.request(
+                response = session.request(
                     method,
                     url,
                     params=params,

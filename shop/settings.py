@@ -239,6 +239,8 @@ MAILCHIMP_CONNECT_TIMEOUT = float(os.environ.get("MAILCHIMP_CONNECT_TIMEOUT", "3
 MAILCHIMP_READ_TIMEOUT = float(os.environ.get("MAILCHIMP_READ_TIMEOUT", "20"))
 # Simultaneous connections per process; Mailchimp allows 10 per account, so never more.
 MAILCHIMP_MAX_CONNECTIONS = min(10, int(os.environ.get("MAILCHIMP_MAX_CONNECTIONS", "10")))
+# Where all processes share the account's connection slots (Redis); empty: per process only.
+MAILCHIMP_CONNECTION_LOCK_URL = os.environ.get("MAILCHIMP_CONNECTION_LOCK_URL", REDIS_URL)
 # Transient errors (timeouts, 429, 5xx): tries per call, and the longest wait between them.
 MAILCHIMP_RETRY_ATTEMPTS = int(os.environ.get("MAILCHIMP_RETRY_ATTEMPTS", "5"))
 MAILCHIMP_RETRY_MAX_WAIT = float(os.environ.get("MAILCHIMP_RETRY_MAX_WAIT", "30"))
