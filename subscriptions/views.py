@@ -89,7 +89,9 @@ def footer_signup(request):
 @require_http_methods(["GET", "POST"])
 def account_lists(request):
     subscriptions = list(selectors.subscriptions_for_user(user=request.user))
-    form = CustomerListsForm(request.POST or None, subscriptions=subscriptions)
+    # Not `request.POST or None`: unticking every box posts nothing, and must still unsubscribe.
+    bound = request.POST if request.method == "POST" else None
+    form = CustomerListsForm(bound, subscriptions=subscriptions)
     if request.method == "POST" and form.is_valid():
         changed = services.subscription_set_for_customer(
             user=request.user,

@@ -22,6 +22,17 @@ def member(sandbox, audience, email):
     return response.json() if response.status_code == 200 else None
 
 
+def in_mailchimp(sandbox, audience, email, *, tag: str, timeout: float = 20) -> dict:
+    """Wait until the worker has pushed the member and tagged it with its source."""
+    from tests.conftest import wait_for
+
+    def tagged():
+        found = member(sandbox, audience, email)
+        return found if found and tag in [t["name"] for t in found["tags"]] else None
+
+    return wait_for(tagged, timeout=timeout, message=f"{email} did not reach Mailchimp ({tag})")
+
+
 def members(sandbox, audience) -> list[dict]:
     response = api(sandbox, "GET", f"/lists/{audience.mailchimp_id}/members",
                    params={"count": 1000})

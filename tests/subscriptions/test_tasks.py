@@ -5,8 +5,8 @@ from subscriptions import services
 from subscriptions.models import Push, Source, Subscription
 from tests.conftest import wait_for
 
-from .factories import CustomerFactory, interest
-from .helpers import member, members
+from .factories import PASSWORD, CustomerFactory, interest
+from .helpers import in_mailchimp, member, members
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -53,3 +53,24 @@ def test_a_backlog_goes_out_in_bulk_calls(celery_worker_process, account, news_l
     assert sum(c.startswith(f"POST /3.0/lists/{news_list.mailchimp_id} ") or
                c == f"POST /3.0/lists/{news_list.mailchimp_id}" for c in calls) == 3
     assert len(calls) <= 4, calls
+
+
+def test_the_account_page_path_reaches_mailchimp_through_the_worker(
+    celery_worker_process, client, account, news_list
+):
+    customer = CustomerFactory(email="page@example.com", first_name="Pia", last_name="Page")
+    client.login(email=customer.email, password=PASSWORD)
+    recipes = interest(news_list, "Recipes")
+    client.post("/newsletter/my-lists/", {
+        f"news_list_{news_list.pk}": "on", f"news_groups_{news_list.pk}": [recipes.pk],
+    })
+    got = in_mailchimp(account, news_list, "page@example.com", tag="account")
+    assert got["status"] == "subscribed"
+    assert got["interests"][recipes.mailchimp_id] is True
+    assert got["merge_fields"] == {"FNAME": "Pia", "LNAME": "Page"}
+    # Unticking the list on the account page is an unsubscribe: a PATCH, never a DELETE.
+    client.post("/newsletter/my-lists/", {})
+    wait_for(lambda: member(account, news_list, "page@example.com")["status"] == "unsubscribed",
+             timeout=20, message="the worker did not push the unsubscribe")
+    sent = [f"{r['method']} {r['path']}" for r in account.request_log()]
+    assert not any(line.startswith("DELETE") for line in sent)
