@@ -176,9 +176,11 @@ class Account:
             for interest_id, interest in category["interests"].items()
         }
 
-    def _visible_member(self, list_id: str, email_or_hash: str) -> dict:
+    def _visible_member(self, list_id: str, email_or_hash: str, *,
+                        archived: bool = False) -> dict:
+        """The member, or 404; an archived one only where Mailchimp shows it (`archived`)."""
         member = self._list(list_id)["members"].get(subscriber_hash(email_or_hash))
-        if member is None or member["archived"]:
+        if member is None or (member["archived"] and not archived):
             raise not_found()
         return member
 
@@ -380,13 +382,16 @@ class Account:
             return [
                 self._render_member(audience, member)
                 for member in audience["members"].values()
-                if not member["archived"] and (status is None or member["status"] == status)
+                # Archived members are listed only when asked for, with that status.
+                if (member["archived"] and status == "archived")
+                or (not member["archived"] and (status is None or member["status"] == status))
             ]
 
     def member_get(self, list_id: str, email_or_hash: str) -> dict:
         with self.lock:
             audience = self._list(list_id)
-            return self._render_member(audience, self._visible_member(list_id, email_or_hash))
+            return self._render_member(
+                audience, self._visible_member(list_id, email_or_hash, archived=True))
 
     def member_add(self, list_id: str, body: dict, *, source: str = "api") -> dict:
         """POST /lists/{id}/members: create only."""
@@ -427,10 +432,13 @@ class Account:
 
     def member_update(self, list_id: str, email_or_hash: str, body: dict, *,
                       source: str = "api") -> dict:
-        """PATCH /lists/{id}/members/{hash}: update an existing member, maybe its email."""
+        """PATCH /lists/{id}/members/{hash}: update an existing member, maybe its email.
+
+        An archived member is brought back by a PATCH that sets a status, as by a PUT; any
+        other PATCH does not find it."""
         with self.lock:
             audience = self._list(list_id)
-            member = self._visible_member(list_id, email_or_hash)
+            member = self._visible_member(list_id, email_or_hash, archived="status" in body)
             new_email = body.get("email_address")
             if new_email is not None and new_email.strip().lower() != \
                     member["email_address"].lower():
@@ -587,7 +595,7 @@ class Account:
                                                 merge_fields.get("LNAME")])),
             "web_id": member["web_id"],
             "email_type": member["email_type"],
-            "status": member["status"],
+            "status": "archived" if member["archived"] else member["status"],
             "consents_to_one_to_one_messaging": True,
             "merge_fields": dict(merge_fields),
             "interests": {interest_id: bool(member["interests"].get(interest_id))

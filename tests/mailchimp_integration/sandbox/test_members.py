@@ -112,11 +112,24 @@ def test_patch_can_change_the_email(api):
 def test_delete_archives_until_an_upsert_brings_the_member_back(api):
     put(api, "arch@example.com", status_if_new="subscribed")
     assert api.delete(member_path("arch@example.com")).status_code == 204
-    assert api.get(member_path("arch@example.com")).status_code == 404
+    # Mailchimp still shows an archived member, with that status, and lists it only on request.
+    assert api.get(member_path("arch@example.com")).json()["status"] == "archived"
+    listed = api.get(f"/lists/{NEWSLETTER}/members", params={"count": 1000}).json()
+    assert "arch@example.com" not in [m["email_address"] for m in listed["members"]]
+    archived = api.get(f"/lists/{NEWSLETTER}/members", params={"status": "archived"}).json()
+    assert [m["email_address"] for m in archived["members"]] == ["arch@example.com"]
     assert api.delete(member_path("arch@example.com")).status_code == 404
     back = put(api, "arch@example.com", status_if_new="subscribed").json()
     assert back["status"] == "subscribed"
-    assert api.get(member_path("arch@example.com")).status_code == 200
+    assert api.get(member_path("arch@example.com")).json()["status"] == "subscribed"
+
+
+def test_a_patch_with_a_status_brings_an_archived_member_back(api):
+    put(api, "unarch@example.com", status_if_new="subscribed")
+    api.delete(member_path("unarch@example.com"))
+    assert api.patch(member_path("unarch@example.com"), json={"language": "fr"}).status_code == 404
+    back = api.patch(member_path("unarch@example.com"), json={"status": "subscribed"})
+    assert back.status_code == 200 and back.json()["status"] == "subscribed"
 
 
 @pytest.mark.parametrize("how", ["api", "person", "clean"])

@@ -44,8 +44,9 @@ def test_member_calls(official):
     tags = official.lists.get_list_member_tags(NEWSLETTER, HASH)
     assert [t["name"] for t in tags["tags"]] == ["Wholesale"]
     official.lists.delete_list_member(NEWSLETTER, HASH)
+    assert official.lists.get_list_member(NEWSLETTER, HASH)["status"] == "archived"
     with pytest.raises(ApiClientError) as caught:
-        official.lists.get_list_member(NEWSLETTER, HASH)
+        official.lists.get_list_member(NEWSLETTER, "never-added@example.com")
     assert caught.value.status_code == 404
     # problem+json bodies arrive as text in this client
     assert json.loads(caught.value.text)["title"] == "Resource Not Found"
