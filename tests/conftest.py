@@ -150,3 +150,11 @@ def worker_extra_env(mailchimp_sandbox_server, tmp_path_factory):
 def read_log(path: str) -> str:
     with open(path, errors="replace") as handle:
         return handle.read()
+
+
+def point_store_at_sandbox(settings, sandbox) -> None:
+    """The store's MAILCHIMP_* settings on the sandbox, with timeouts short enough for tests."""
+    settings.MAILCHIMP_API_URL = sandbox.url
+    settings.MAILCHIMP_API_KEY = sandbox.api_key
+    settings.MAILCHIMP_READ_TIMEOUT = 2
+    settings.MAILCHIMP_CONNECT_TIMEOUT = 1

@@ -1,7 +1,7 @@
 """Fixtures of the Mailchimp integration's tests: a store connected to the sandbox."""
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import point_store_at_sandbox, wait_for
 
 EMPTY_ACCOUNT = {"account_name": "Hilltop Goods test account", "lists": []}
 
@@ -21,10 +21,7 @@ def mailchimp(mailchimp_sandbox):
 @pytest.fixture
 def connected(settings, mailchimp):
     """The store's MAILCHIMP_* settings pointed at the sandbox; short timeouts, fast retries."""
-    settings.MAILCHIMP_API_URL = mailchimp.url
-    settings.MAILCHIMP_API_KEY = mailchimp.api_key
-    settings.MAILCHIMP_READ_TIMEOUT = 2
-    settings.MAILCHIMP_CONNECT_TIMEOUT = 1
+    point_store_at_sandbox(settings, mailchimp)
     settings.MAILCHIMP_RETRY_ATTEMPTS = 4
     settings.MAILCHIMP_RETRY_MAX_WAIT = 2
     return mailchimp

@@ -3,13 +3,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from mailchimp_integration.models import Audience
+from tests.conftest import point_store_at_sandbox
 
 pytestmark = pytest.mark.django_db
 
 
 def test_imports_the_lists_and_offers_the_first_audience(settings, mailchimp_sandbox, capsys):
-    settings.MAILCHIMP_API_URL = mailchimp_sandbox.url
-    settings.MAILCHIMP_API_KEY = mailchimp_sandbox.api_key
+    point_store_at_sandbox(settings, mailchimp_sandbox)
     call_command("seed_demo_mailchimp")
     offered = Audience.objects.get(active=True)
     assert offered.subscribe_by_default
@@ -20,8 +20,7 @@ def test_imports_the_lists_and_offers_the_first_audience(settings, mailchimp_san
 
 
 def test_a_re_run_keeps_what_the_admin_chose(settings, mailchimp_sandbox, capsys):
-    settings.MAILCHIMP_API_URL = mailchimp_sandbox.url
-    settings.MAILCHIMP_API_KEY = mailchimp_sandbox.api_key
+    point_store_at_sandbox(settings, mailchimp_sandbox)
     call_command("seed_demo_mailchimp")
     first = Audience.objects.get(active=True)
     Audience.objects.filter(pk=first.pk).update(active=False)

@@ -1,16 +1,15 @@
 """Fixtures of the subscriptions' tests: the store connected to the sandbox."""
 import pytest
 
+from tests.conftest import point_store_at_sandbox
+
 from .factories import sandbox_list
 
 
 @pytest.fixture
 def connected(settings, mailchimp_sandbox):
     """MAILCHIMP_* settings pointed at a fresh sandbox account; fast retries; no rate limit."""
-    settings.MAILCHIMP_API_URL = mailchimp_sandbox.url
-    settings.MAILCHIMP_API_KEY = mailchimp_sandbox.api_key
-    settings.MAILCHIMP_READ_TIMEOUT = 2
-    settings.MAILCHIMP_CONNECT_TIMEOUT = 1
+    point_store_at_sandbox(settings, mailchimp_sandbox)
     settings.SUBSCRIPTIONS_RETRY_BASE_SECONDS = 0.05
     settings.SUBSCRIPTIONS_RETRY_MAX_SECONDS = 0.2
     settings.SUBSCRIPTIONS_FOOTER_RATE_LIMIT = 1000
