@@ -19,9 +19,7 @@ import argparse
 import math
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,17 +34,6 @@ def wait(condition, *, timeout: float, interval: float = 0.01):
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met")
         time.sleep(interval)
-
-
-def start_worker(env: dict) -> tuple[subprocess.Popen, str]:
-    log = tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "shop", "worker", "--loglevel=WARNING",
-         "--concurrency=2", "--pool=prefork", "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "-E"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    return process, log.name
 
 
 def main() -> None:
@@ -76,6 +63,7 @@ def main() -> None:
     from subscriptions import services
     from subscriptions.models import Push, Source, Subscription
     from tests.conftest import database_url_for_test_db
+    from tests.processes import Worker
 
     setup_test_environment()
     settings.DEBUG = False
@@ -106,7 +94,7 @@ def main() -> None:
                "DATABASE_URL": database_url_for_test_db(),
                "MAILCHIMP_API_URL": sandbox.url, "MAILCHIMP_API_KEY": sandbox.api_key,
                "MAILCHIMP_READ_TIMEOUT": "30"}
-        worker, worker_log = start_worker(env)
+        worker = Worker(env=env, name="bench").start()
         client = Client()
         counter = iter(range(10**9))
 
@@ -197,16 +185,11 @@ def main() -> None:
     except BaseException:
         print("\n".join(report))
         if worker is not None:
-            print(Path(worker_log).read_text()[-3000:])
+            print(Path(worker.log).read_text()[-3000:])
         raise
     finally:
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            worker.stop()
         sandbox.stop()
         runner.teardown_databases(old_config)
         teardown_test_environment()

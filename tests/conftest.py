@@ -1,8 +1,5 @@
 """Fixtures shared by the whole suite: services, the browser, the Celery worker."""
 import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -102,30 +99,11 @@ def celery_worker_process(django_db_setup, django_db_blocker, worker_extra_env):
         "DATABASE_URL": database_url,
         **worker_extra_env,
     }
-    log = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "shop", "worker",
-            "--loglevel=INFO", "--concurrency=2", "--pool=prefork",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "--hostname", f"test-{os.getpid()}@%h",
-        ],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    from tests.processes import Worker  # it uses this module's helpers
 
-    def worker_ready():
-        if process.poll() is not None:
-            pytest.fail(f"celery worker exited with {process.returncode}:\n{read_log(log.name)}")
-        return "ready." in read_log(log.name)
-
-    wait_for(worker_ready, timeout=60, message="celery worker did not become ready")
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    worker = Worker(env=env, name=f"test-{os.getpid()}").start()
+    yield worker.process
+    worker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ from django.urls import reverse
 from subscriptions import services, tasks
 from subscriptions.models import Push, Source, Subscription
 from tests.conftest import database_url_for_test_db, wait_for
+from tests.processes import PrivateRedis, Worker, celery_app_broker, worker_env
 
 from .factories import CustomerFactory
 from .helpers import forget, member, members
-from .processes import PrivateRedis, Worker, celery_app_broker, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -1,7 +1,7 @@
-"""Private processes for the fault tests: a redis-server and Celery workers we may stop and kill.
+"""Processes the tests start: Celery workers, and for the fault tests a private redis-server.
 
 Each runs in its own session (process group), so a kill takes its children with it, and the
-machine's own Redis and the suite's session worker are never touched.
+machine's own Redis is never touched.
 """
 import contextlib
 import os
@@ -89,11 +89,12 @@ class PrivateRedis:
 
 
 class Worker:
-    """`celery -A shop worker` on the test database and a private broker."""
+    """`celery -A shop worker` with the given environment (test database, broker, sandbox)."""
 
-    def __init__(self, *, env: dict):
+    def __init__(self, *, env: dict, name: str = "faults"):
         self.env = env
-        self.log = _log_file("celery-faults-")
+        self.name = name
+        self.log = _log_file(f"celery-{name}-")
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Worker":
@@ -102,7 +103,7 @@ class Worker:
                 [sys.executable, "-m", "celery", "-A", "shop", "worker",
                  "--loglevel=INFO", "--concurrency=2", "--pool=prefork",
                  "--without-gossip", "--without-mingle", "--without-heartbeat",
-                 "--hostname", f"faults-{uuid.uuid4().hex[:8]}@%h"],
+                 "--hostname", f"{self.name}-{uuid.uuid4().hex[:8]}@%h"],
                 cwd=Path(BASE_DIR), env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -114,7 +115,7 @@ class Worker:
                             f"{read_log(self.log)}")
             return "ready." in read_log(self.log)[offset:]
 
-        wait_for(ready, timeout=60, message="the private celery worker did not become ready")
+        wait_for(ready, timeout=60, message=f"the celery worker {self.name} did not become ready")
         return self
 
     def kill(self) -> None:
