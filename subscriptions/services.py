@@ -107,18 +107,15 @@ def _enqueue_on_commit(push_ids: list[int]) -> None:
     def send():
         if selectors.pushes_paused():
             return  # they wait; the sweeper sends them when the pause is lifted
-        try:
-            if len(push_ids) > _setting("SUBSCRIPTIONS_BULK_THRESHOLD", 20):
-                tasks.push_backlog.delay()
-            else:
-                for push_id in push_ids:
-                    tasks.push_send.delay(push_id)
-        except Exception:  # noqa: BLE001 - a broker that is down must not fail the signup
-            # The pushes are saved as WAITING; the sweeper sends them once the broker is back.
-            logger.warning("Could not enqueue pushes %s; the sweeper will", push_ids,
-                           exc_info=True)
+        if len(push_ids) > _setting("SUBSCRIPTIONS_BULK_THRESHOLD", 20):
+            tasks.push_backlog.delay()
+        else:
+            for push_id in push_ids:
+                tasks.push_send.delay(push_id)
 
-    transaction.on_commit(send)
+    # Robust: a broker that is down must not fail the signup. Django logs the error; the
+    # pushes are saved as WAITING and the sweeper sends them once the broker is back.
+    transaction.on_commit(send, robust=True)
 
 
 def _offered_interest_ids(interest_ids: Iterable[int], audience_id: int) -> set[int]:
@@ -429,14 +426,11 @@ def subscriptions_subscribe_users(
         from . import tasks
 
         def send():
-            if selectors.pushes_paused():
-                return
-            try:
+            if not selectors.pushes_paused():
                 tasks.push_backlog.delay()
-            except Exception:  # noqa: BLE001 - the backlog is saved; the sweeper sends it
-                logger.warning("Could not enqueue the backlog; the sweeper will", exc_info=True)
 
-        transaction.on_commit(send)
+        # Robust, as for a signup: the backlog is saved, and the sweeper sends it if need be.
+        transaction.on_commit(send, robust=True)
     return created_total
 
 
