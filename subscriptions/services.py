@@ -7,7 +7,6 @@ duplicate delivery sends the same thing again (PUT is idempotent) and changes no
 from __future__ import annotations
 
 import json
-import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,8 +29,6 @@ from mailchimp_integration.services import mailchimp_client_build
 
 from . import selectors
 from .models import NewsSettings, Push, Source, Subscription
-
-logger = logging.getLogger(__name__)
 
 # Mailchimp's batch subscribe takes at most 500 members per call.
 BULK_CHUNK = 500
