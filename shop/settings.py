@@ -179,6 +179,13 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@example.com")
 # needs no server and a real worker process still runs every task (never in a request).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+# A Redis broker that is down must cost a storefront request at most a second or two: the
+# outbox rows are already written, and the sweeper sends them once the broker is back.
+REDIS_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
+}
 if not REDIS_URL:
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
@@ -191,13 +198,7 @@ if not REDIS_URL:
         "control_folder": str(_broker_dir / "control"),
     }
 else:
-    # A broker that is down must cost a storefront request at most a second or two: the
-    # outbox rows are already written, and the sweeper sends them once the broker is back.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": 3600,
-        "socket_connect_timeout": 1,
-        "socket_timeout": 5,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_BROKER_TRANSPORT_OPTIONS
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,

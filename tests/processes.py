@@ -14,13 +14,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tests.conftest import BASE_DIR, read_log, wait_for
 
 REDIS_SERVER = "/usr/bin/redis-server"
-# As shop/settings.py has them with REDIS_URL: a broker that is down costs a request ~1 s.
-REDIS_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 1,
-                           "socket_timeout": 5}
 
 
 def free_port() -> int:
@@ -145,7 +143,7 @@ def celery_app_broker(url: str):
 
     drop_connections()
     app.conf.broker_url = url
-    app.conf.broker_transport_options = REDIS_TRANSPORT_OPTIONS
+    app.conf.broker_transport_options = settings.REDIS_BROKER_TRANSPORT_OPTIONS
     try:
         yield app
     finally:
