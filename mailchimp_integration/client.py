@@ -41,7 +41,11 @@ from requests.adapters import HTTPAdapter
 
 from .exceptions import (
     MailchimpAuthError,
+    MailchimpComplianceState,
     MailchimpError,
+    MailchimpForgottenEmail,
+    MailchimpInvalidResource,
+    MailchimpMemberExists,
     MailchimpNotConfigured,
     MailchimpNotFound,
     MailchimpPermanentError,
@@ -296,7 +300,37 @@ def error_for_status(
         return MailchimpAuthError(title, detail, **where)
     if status == 404:
         return MailchimpNotFound(title, detail, **where)
-    return MailchimpPermanentError(title, detail, **where)
+    return PERMANENT_ERROR_BY_TITLE.get(title.strip().lower(), MailchimpPermanentError)(
+        title, detail, **where
+    )
+
+
+# Mailchimp's meanings, typed here so nothing above this module matches English text.
+PERMANENT_ERROR_BY_TITLE = {
+    "member in compliance state": MailchimpComplianceState,
+    "forgotten email not subscribed": MailchimpForgottenEmail,
+    "member exists": MailchimpMemberExists,
+    "invalid resource": MailchimpInvalidResource,
+}
+BULK_ERROR_BY_CODE = {
+    "ERROR_CONTACT_EXISTS": MailchimpMemberExists,
+}
+
+
+def bulk_member_error(entry: dict) -> MailchimpError:
+    """One member's error inside a batch subscribe answer, as the type a single call gives."""
+    words = str(entry.get("error") or entry.get("error_code") or "error")
+    code = str(entry.get("error_code") or "")
+    lowered = words.lower()
+    if code in BULK_ERROR_BY_CODE:
+        kind = BULK_ERROR_BY_CODE[code]
+    elif "compliance state" in lowered:
+        kind = MailchimpComplianceState
+    elif "forgotten" in lowered or "permanently deleted" in lowered:
+        kind = MailchimpForgottenEmail
+    else:
+        kind = MailchimpInvalidResource
+    return kind(code or "Member error", words, status=400)
 
 
 def error_from_api_client_error(error: ApiClientError) -> MailchimpError:
@@ -310,15 +344,22 @@ def error_from_transport(
     error: requests.RequestException, method: str, path: str
 ) -> MailchimpError:
     host = urlsplit(error.request.url).netloc if error.request is not None else ""
+    # Only a connection that was never made is known not to have reached Mailchimp.
+    unknown = True
     if isinstance(error, requests.ConnectTimeout):
         title, detail = "Connect timeout", f"no connection to {host} within the connect timeout"
+        unknown = False
     elif isinstance(error, requests.Timeout):
         title, detail = "Read timeout", f"{host} did not answer {method} {path} in time"
     elif isinstance(error, requests.ConnectionError):
-        title, detail = "Connection failed", f"{host}: {_root_cause(error)}"
+        cause = _root_cause(error)
+        title, detail = "Connection failed", f"{host}: {cause}"
+        unknown = not any(word in cause for word in ("refused", "Name or service", "resolve"))
     else:
         return MailchimpPermanentError("Request failed", str(error), method=method, path=path)
-    return MailchimpUnreachable(title, detail, method=method, path=path)
+    return MailchimpUnreachable(
+        title, detail, method=method, path=path, outcome_unknown=unknown and method != "GET"
+    )
 
 
 def _root_cause(error: BaseException) -> str:
@@ -412,6 +453,74 @@ class _HardenedApiClient(ApiClient):
             return response.json()
         except ValueError:
             return response.text
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    """What the store wants to change of one member: only the fields set here are sent.
+
+    `status` is set only when the change carries the person's new consent; `status_if_new`
+    applies only when Mailchimp has no such member (a PUT). `interests` holds only the groups
+    this change adds (True) or removes (False).
+    """
+
+    email: str  # the address Mailchimp knows the member by (addresses the call)
+    create: bool = False  # PUT (create if absent) rather than PATCH (existing members only)
+    new_email: str = ""
+    status: str = ""
+    status_if_new: str = ""
+    interests: dict[str, bool] | None = None
+    merge_fields: dict[str, str] | None = None
+    ip_signup: str = ""
+    timestamp_signup: str = ""
+
+    def body(self) -> dict:
+        body: dict[str, Any] = {}
+        if self.create:
+            body["email_address"] = self.new_email or self.email
+            body["status_if_new"] = self.status_if_new
+        elif self.new_email:
+            body["email_address"] = self.new_email
+        for name in ("status", "ip_signup", "timestamp_signup"):
+            if getattr(self, name):
+                body[name] = getattr(self, name)
+        if self.interests:
+            body["interests"] = dict(self.interests)
+        if self.merge_fields:
+            body["merge_fields"] = dict(self.merge_fields)
+        return body
+
+    def bulk_member(self) -> dict:
+        """The same change as one member of a batch subscribe (new members only)."""
+        body = self.body()
+        body.pop("status_if_new", None)
+        return {**body, "status": self.status or self.status_if_new}
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    """What Mailchimp answered: the member's status and address, or `found=False`."""
+
+    found: bool
+    status: str = ""
+    email: str = ""
+
+    @classmethod
+    def of(cls, member: dict | None) -> MemberResult:
+        if member is None:
+            return cls(found=False)
+        return cls(
+            found=True, status=str(member.get("status") or ""),
+            email=str(member.get("email_address") or "").lower(),
+        )
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """A batch subscribe's answer, per address: the member, or the typed error."""
+
+    members: dict[str, MemberResult]
+    errors: dict[str, MailchimpError]
 
 
 @dataclass(frozen=True)
@@ -514,9 +623,48 @@ class MailchimpClient:
         """PUT /lists/{id}/members/{hash}: add or update; `email` addresses the member."""
         return self.request("PUT", self._member_path(list_id, email), body=body) or {}
 
+    def member_get(self, list_id: str, email: str) -> dict | None:
+        """GET the member (status, email, interests), or None where Mailchimp has no such member."""
+        try:
+            return self.request(
+                "GET", self._member_path(list_id, email),
+                params={"fields": "id,email_address,status,interests,merge_fields"},
+            ) or {}
+        except MailchimpNotFound:
+            return None
+
     def member_update(self, list_id: str, email: str, body: dict) -> dict:
         """PATCH /lists/{id}/members/{hash} (e.g. status unsubscribed; never a DELETE)."""
         return self.request("PATCH", self._member_path(list_id, email), body=body) or {}
+
+    def member_write(self, list_id: str, change: MemberChange) -> MemberResult:
+        """PUT (create or update) or PATCH (update only) one member; a PATCH of a member
+        Mailchimp does not have gives `found=False`."""
+        if change.create:
+            return MemberResult.of(self.member_upsert(list_id, change.email, change.body()))
+        try:
+            return MemberResult.of(self.member_update(list_id, change.email, change.body()))
+        except MailchimpNotFound:
+            return MemberResult(found=False)
+
+    def member_read(self, list_id: str, email: str) -> MemberResult:
+        return MemberResult.of(self.member_get(list_id, email))
+
+    def members_bulk_create(self, list_id: str, changes: list[MemberChange]) -> BulkResult:
+        """Batch subscribe of new members only (update_existing false): a member Mailchimp
+        already has comes back as MailchimpMemberExists, never changed."""
+        answer = self.members_batch_subscribe(
+            list_id, [change.bulk_member() for change in changes], update_existing=False
+        )
+        members = {
+            str(m.get("email_address", "")).lower(): MemberResult.of(m)
+            for m in (answer.get("new_members") or []) + (answer.get("updated_members") or [])
+        }
+        errors = {
+            str(e.get("email_address", "")).lower(): bulk_member_error(e)
+            for e in (answer.get("errors") or [])
+        }
+        return BulkResult(members=members, errors=errors)
 
     def member_tags_add(self, list_id: str, email: str, tags: list[str]) -> None:
         body = {"tags": [{"name": name, "status": "active"} for name in tags]}

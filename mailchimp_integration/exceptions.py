@@ -38,9 +38,15 @@ class MailchimpError(Exception):
 
 
 class MailchimpTransientError(MailchimpError):
-    """Worth retrying: a timeout, a dropped connection, a 429 or a 5xx."""
+    """Worth retrying: a timeout, a dropped connection, a 429 or a 5xx.
+
+    `outcome_unknown` says the request may have reached Mailchimp and may still take effect
+    (a read timeout, a connection lost after sending, a 500): the caller must read before it
+    writes again. A refused connection, a connect timeout, a 429 or a 503 were not applied.
+    """
 
     retryable = True
+    outcome_unknown = False
 
     def __init__(self, *args, retry_after: float | None = None, **kwargs):
         self.retry_after = retry_after
@@ -49,6 +55,10 @@ class MailchimpTransientError(MailchimpError):
 
 class MailchimpUnreachable(MailchimpTransientError):
     """No answer: connection refused or reset, DNS failure, or a timeout."""
+
+    def __init__(self, *args, outcome_unknown: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.outcome_unknown = outcome_unknown
 
     @property
     def reason(self) -> str:
@@ -64,7 +74,11 @@ class MailchimpRateLimited(MailchimpTransientError):
 
 
 class MailchimpServerError(MailchimpTransientError):
-    """A 5xx from Mailchimp."""
+    """A 5xx from Mailchimp (a 500 or 504 may have been applied; a 502 or 503 was not)."""
+
+    @property
+    def outcome_unknown(self) -> bool:  # type: ignore[override]
+        return self.status in (500, 504)
 
     @property
     def reason(self) -> str:
@@ -85,6 +99,23 @@ class MailchimpAuthError(MailchimpPermanentError):
 
 class MailchimpNotFound(MailchimpPermanentError):
     """404: the list, category or member does not exist (any more)."""
+
+
+class MailchimpComplianceState(MailchimpPermanentError):
+    """"Member In Compliance State": unsubscribed, cleaned or under review; the API may not
+    subscribe them. Only the person's own new consent re-opens them, as `pending`."""
+
+
+class MailchimpForgottenEmail(MailchimpPermanentError):
+    """"Forgotten Email Not Subscribed": permanently deleted (GDPR); never importable again."""
+
+
+class MailchimpMemberExists(MailchimpPermanentError):
+    """"Member Exists" (a POST, or a batch subscribe without update_existing)."""
+
+
+class MailchimpInvalidResource(MailchimpPermanentError):
+    """"Invalid Resource": Mailchimp refused the data (a fake address, a bad field)."""
 
 
 class MailchimpNotConfigured(MailchimpPermanentError):

@@ -217,6 +217,29 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic jobs run on a queue of their own, so a backlog of sends never starves them; every
+# worker consumes both (`-Q celery,maintenance`, see scripts/run_dev.py).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_MAINTENANCE_QUEUE = os.environ.get("CELERY_MAINTENANCE_QUEUE", "maintenance")
+MAINTENANCE_TASKS = (
+    "subscriptions.push_sweep", "subscriptions.push_prune",
+    "mailchimp_integration.sync_lists_scheduled", "mailchimp_integration.sync_lists_first",
+)
+
+
+def celery_queues(default: str, maintenance: str) -> tuple[list, dict]:
+    """Both queues (a worker consumes every queue listed), and the periodic jobs' routes."""
+    from kombu import Exchange, Queue
+
+    return (
+        [Queue(name, Exchange(name), routing_key=name) for name in (default, maintenance)],
+        {name: {"queue": maintenance} for name in MAINTENANCE_TASKS},
+    )
+
+
+CELERY_TASK_QUEUES, CELERY_TASK_ROUTES = celery_queues(
+    CELERY_TASK_DEFAULT_QUEUE, CELERY_MAINTENANCE_QUEUE
+)
 # Periodic jobs register themselves here (see each app's tasks for the entries).
 CELERY_BEAT_SCHEDULE: dict = {}
 
@@ -260,20 +283,29 @@ CELERY_BEAT_SCHEDULE["mailchimp-first-sync"] = {
 # Hold every push (a staging copy of the store); they wait and go out when lifted. The admin's
 # "Newsletter settings" page has the same switch.
 SUBSCRIPTIONS_PUSHES_PAUSED = env_bool("SUBSCRIPTIONS_PUSHES_PAUSED")
-# Transient errors (timeouts, 429, 5xx): attempts per push, backoff base and cap in seconds.
-SUBSCRIPTIONS_PUSH_MAX_ATTEMPTS = int(os.environ.get("SUBSCRIPTIONS_PUSH_MAX_ATTEMPTS", "8"))
+# Transient errors (timeouts, 429, 5xx): backoff base and cap in seconds, and the budget
+# after which a subscription shows as failed (it is still tried every hour: nothing is lost).
 SUBSCRIPTIONS_RETRY_BASE_SECONDS = float(os.environ.get("SUBSCRIPTIONS_RETRY_BASE_SECONDS", "2"))
 SUBSCRIPTIONS_RETRY_MAX_SECONDS = float(os.environ.get("SUBSCRIPTIONS_RETRY_MAX_SECONDS", "300"))
-# More pending pushes than this at once go out in Mailchimp's bulk calls.
+SUBSCRIPTIONS_RETRY_BUDGET_HOURS = float(os.environ.get("SUBSCRIPTIONS_RETRY_BUDGET_HOURS", "72"))
+# More subscriptions due at once than this go out in Mailchimp's bulk calls.
 SUBSCRIPTIONS_BULK_THRESHOLD = int(os.environ.get("SUBSCRIPTIONS_BULK_THRESHOLD", "20"))
-# The sweeper: how often, how long a push may wait before it is re-sent, and after how long
-# a push left "sending" (its worker died) is sent again.
+# A send's hard time limit (seconds); a claim older than this plus 15 s belongs to a dead
+# worker, and the sweeper (every SUBSCRIPTIONS_SWEEP_INTERVAL_SECONDS) sends it again.
+SUBSCRIPTIONS_PUSH_TIME_LIMIT = int(os.environ.get("SUBSCRIPTIONS_PUSH_TIME_LIMIT", "60"))
 SUBSCRIPTIONS_SWEEP_INTERVAL_SECONDS = float(
-    os.environ.get("SUBSCRIPTIONS_SWEEP_INTERVAL_SECONDS", "60")
+    os.environ.get("SUBSCRIPTIONS_SWEEP_INTERVAL_SECONDS", "30")
 )
+# How long a due subscription may wait for its own task before the sweeper sends it.
 SUBSCRIPTIONS_SWEEP_GRACE_SECONDS = float(os.environ.get("SUBSCRIPTIONS_SWEEP_GRACE_SECONDS", "30"))
-SUBSCRIPTIONS_SENDING_STALE_SECONDS = float(
-    os.environ.get("SUBSCRIPTIONS_SENDING_STALE_SECONDS", "600")
+# After a call whose outcome is unknown (a timeout), an unsubscribe is checked again once a
+# late call can no longer land (Mailchimp's longest processing time).
+SUBSCRIPTIONS_UNKNOWN_OUTCOME_SECONDS = float(
+    os.environ.get("SUBSCRIPTIONS_UNKNOWN_OUTCOME_SECONDS", "120")
+)
+# Finished attempts in the sync log are kept this many days.
+SUBSCRIPTIONS_PUSH_RETENTION_DAYS = float(
+    os.environ.get("SUBSCRIPTIONS_PUSH_RETENTION_DAYS", "90")
 )
 # The footer form: at most this many signups per IP address per window (seconds).
 SUBSCRIPTIONS_FOOTER_RATE_LIMIT = int(os.environ.get("SUBSCRIPTIONS_FOOTER_RATE_LIMIT", "10"))
@@ -281,4 +313,8 @@ SUBSCRIPTIONS_FOOTER_RATE_WINDOW = int(os.environ.get("SUBSCRIPTIONS_FOOTER_RATE
 CELERY_BEAT_SCHEDULE["subscriptions-push-sweep"] = {
     "task": "subscriptions.push_sweep",
     "schedule": SUBSCRIPTIONS_SWEEP_INTERVAL_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["subscriptions-push-prune"] = {
+    "task": "subscriptions.push_prune",
+    "schedule": 6 * 3600.0,
 }

@@ -12,10 +12,11 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import ngettext
 
-from . import selectors, services
+from . import delivery, selectors, services
 from .forms import CustomerListsForm, SubscribeCustomersForm
-from .models import NewsSettings, Push, Source, Subscription
+from .models import ConsentEvent, NewsSettings, Push, Source, Subscription
 
 
 @admin.register(NewsSettings)
@@ -42,14 +43,31 @@ class NewsSettingsAdmin(admin.ModelAdmin):
         )
 
 
+class ConsentEventInline(admin.TabularInline):
+    """The consent history: evidence, shown read-only, newest first."""
+
+    model = ConsentEvent
+    fields = ["at", "action", "actor", "actor_user", "source", "ip", "wording", "double_opt_in"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["email", "audience", "state", "opted_in", "source", "consent_at",
+    list_display = ["email", "audience", "state", "opted_in", "source", "consent",
                     "last_pushed_at"]
     list_filter = ["state", "source", "audience", "opted_in"]
     search_fields = ["email"]
     list_select_related = ["audience"]
     readonly_fields = [f.name for f in Subscription._meta.fields] + ["interests"]
+    inlines = [ConsentEventInline]
 
     def has_add_permission(self, request):
         return False
@@ -115,9 +133,9 @@ class PushAdmin(admin.ModelAdmin):
 
     # Narrow enough that Mailchimp's reason shows without scrolling; the channel and the next
     # attempt are on each entry's page and in the filters.
-    list_display = ["email", "audience", "state", "reason", "attempts", "action", "updated_at"]
+    list_display = ["email", "audience", "state", "reason", "attempt", "action", "updated_at"]
     list_display_links = ["email"]
-    list_filter = ["state", "action", "channel", "subscription__audience", "created_at"]
+    list_filter = ["state", "channel", "subscription__audience", "created_at"]
     search_fields = ["subscription__email", "last_error"]
     list_select_related = ["subscription__audience"]
     actions = ["retry"]
@@ -141,10 +159,16 @@ class PushAdmin(admin.ModelAdmin):
     def reason(self, push: Push) -> str:
         return push.last_error
 
-    @admin.action(description="Retry the selected failed pushes", permissions=["change"])
+    @admin.action(description="Send the selected failed entries again", permissions=["change"])
     def retry(self, request, queryset):
-        count = services.push_retry(push_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} failed push(es) will be sent again.")
+        count = delivery.retry(
+            subscription_ids=set(queryset.values_list("subscription_id", flat=True))
+        )
+        self.message_user(
+            request,
+            ngettext("%(count)d subscription will be sent again.",
+                     "%(count)d subscriptions will be sent again.", count) % {"count": count},
+        )
 
 
 @admin.action(description="Subscribe selected customers to…")
@@ -153,27 +177,50 @@ def subscribe_customers_to(modeladmin, request, queryset):
     if not request.user.has_perm("subscriptions.change_subscription"):
         raise PermissionDenied
     form = SubscribeCustomersForm(request.POST if "apply" in request.POST else None)
+    user_ids = list(queryset.values_list("pk", flat=True))
     if form.is_bound and form.is_valid():
-        count = services.subscriptions_subscribe_users(
-            user_ids=list(queryset.values_list("pk", flat=True)),
+        result = services.subscriptions_subscribe_users(
+            user_ids=user_ids,
             audience_ids=form.cleaned_data["audiences"],
-            source=Source.ADMIN,
+            as_contacts=form.cleaned_data["add_as"] == SubscribeCustomersForm.AS_CONTACTS,
+            staff_user=request.user,
         )
-        modeladmin.message_user(
-            request, f"{count} subscription(s) queued for Mailchimp.", messages.SUCCESS
-        )
+        modeladmin.message_user(request, _bulk_summary(result), messages.SUCCESS)
         return None
+    preview = None
+    if form.is_bound and form.data.getlist("audiences"):
+        preview = services.subscriptions_bulk_preview(
+            user_ids=user_ids, audience_ids=[int(a) for a in form.data.getlist("audiences")
+                                             if a.isdigit()],
+        )
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": "Subscribe customers to Mailchimp lists",
         "form": form,
         "queryset": queryset,
-        "count": queryset.count(),
+        "count": len(user_ids),
+        "preview": preview,
         "opts": modeladmin.model._meta,
         "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         "select_across": request.POST.get("select_across", "0"),
     }
     return TemplateResponse(request, "admin/subscriptions/subscribe_customers.html", context)
+
+
+def _bulk_summary(result: services.BulkAddResult) -> str:
+    parts = [ngettext("%(n)d customer added; they are being sent to Mailchimp.",
+                      "%(n)d customers added; they are being sent to Mailchimp.",
+                      result.added) % {"n": result.added}]
+    if result.already_in:
+        parts.append(ngettext("%(n)d was already on the list and left as is.",
+                              "%(n)d were already on the list and left as they are.",
+                              result.already_in) % {"n": result.already_in})
+    if result.opted_out:
+        parts.append(ngettext(
+            "%(n)d was left out because they unsubscribed; only they can sign up again.",
+            "%(n)d were left out because they unsubscribed; only they can sign up again.",
+            result.opted_out) % {"n": result.opted_out})
+    return " ".join(parts)
 
 
 def _extend_customer_admin() -> None:
@@ -204,6 +251,8 @@ def _extend_customer_admin() -> None:
                 services.subscription_email_change(
                     user=obj, old_email=old_email, new_email=obj.email
                 )
+            if change and {"first_name", "last_name"} & set(form.changed_data):
+                services.subscription_customer_renamed(user=obj)
 
     CustomerAdmin.__name__ = base_class.__name__
     CustomerAdmin.__qualname__ = base_class.__qualname__

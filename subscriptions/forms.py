@@ -148,10 +148,23 @@ class CustomerListsForm(forms.Form):
 
 
 class SubscribeCustomersForm(forms.Form):
-    """The admin action's intermediate page: which lists to subscribe the customers to."""
+    """The admin action's intermediate page: which lists, and how to add the customers."""
+
+    AS_SUBSCRIBED = "subscribed"
+    AS_CONTACTS = "contacts"
 
     audiences = forms.TypedMultipleChoiceField(
         label="Mailchimp lists", coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+    add_as = forms.ChoiceField(
+        label="Add them as",
+        choices=[
+            (AS_SUBSCRIBED, "Subscribed: they agreed to receive our news elsewhere "
+                            "(this is recorded as their consent)"),
+            (AS_CONTACTS, "Contacts who are not subscribed (no news is sent to them)"),
+        ],
+        initial=AS_CONTACTS,
+        widget=forms.RadioSelect,
     )
 
     def __init__(self, *args, **kwargs):

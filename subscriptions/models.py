@@ -38,18 +38,77 @@ class Source(models.TextChoices):
     CHECKOUT = "checkout", "Checkout"
     ACCOUNT = "account", "Account page"
     ADMIN = "admin", "Admin"
+    ADMIN_BULK = "admin_bulk", "Admin: customers added in bulk"
     MAILCHIMP = "mailchimp", "Mailchimp"
 
 
+class ConsentEvent(models.Model):
+    """One consent given or withdrawn, kept as evidence: append-only, never changed.
+
+    Who (the customer, an anonymous visitor, staff on the person's documented request,
+    Mailchimp reporting the person's own action), where, when, from which IP, with the exact
+    words they agreed to, and whether double opt-in was in force at that moment.
+    """
+
+    class Action(models.TextChoices):
+        OPT_IN = "opt_in", "Opted in"
+        OPT_OUT = "opt_out", "Opted out"
+        CONTACT = "contact", "Added as a non-subscribed contact"
+        CONFIRMED = "confirmed", "Confirmed by email"
+        CLEANED = "cleaned", "Address bounced (cleaned)"
+
+    class Actor(models.TextChoices):
+        PERSON = "person", "The person"
+        ANONYMOUS = "anonymous", "A visitor (not signed in)"
+        STAFF = "staff", "Staff"
+        MAILCHIMP = "mailchimp", "Mailchimp"
+
+    subscription = models.ForeignKey(
+        "Subscription", on_delete=models.CASCADE, related_name="consent_events"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    actor = models.CharField(max_length=20, choices=Actor.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    source = models.CharField(max_length=20, choices=Source.choices)
+    at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
+    wording = models.TextField(blank=True, default="")
+    double_opt_in = models.BooleanField(default=False)
+    # Only a new consent of someone who opted out before, or of an anonymous visitor for an
+    # address with an opt-out on record: Mailchimp must ask them to confirm (`pending`).
+    needs_confirmation = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "consent record"
+        indexes = [models.Index(fields=["subscription", "-at"], name="consent_subscription_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.get_source_display()}, {self.at:%Y-%m-%d})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Consent records are evidence: they are never changed.")
+        super().save(*args, **kwargs)
+
+
 class Subscription(models.Model):
-    """One email address on one audience: what the customer asked for and what Mailchimp holds."""
+    """One email address on one audience: what the store wants, and what Mailchimp confirmed.
+
+    Delivery state: `wanted_version` moves with every change the store makes; `sent_version`
+    is the version Mailchimp last confirmed, and the `mailchimp_*` and `sent_*` fields hold
+    exactly what that confirmed call said. At most one worker holds the claim at a time.
+    """
 
     class State(models.TextChoices):
-        WAITING = "waiting", "Waiting to be pushed"
+        WAITING = "waiting", "Waiting to be sent"
         SUBSCRIBED = "subscribed", "Subscribed"
-        PENDING = "pending", "Pending double opt-in"
+        PENDING = "pending", "Waiting for the person's confirmation"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-        ANNULLED = "annulled", "Annulled (removed in Mailchimp)"
+        CONTACT = "contact", "Contact (not subscribed)"
         FAILED = "failed", "Failed"
 
     email = models.EmailField(max_length=254, help_text="Lower-cased.")
@@ -66,25 +125,43 @@ class Subscription(models.Model):
     interests = models.ManyToManyField(
         "mailchimp_integration.Interest", blank=True, related_name="subscriptions"
     )
-    # Groups Mailchimp deleted while chosen here: [{"id", "name", "reason"}], shown disabled.
-    annulled_interests = models.JSONField(default=list, blank=True)
     first_name = models.CharField(max_length=150, blank=True, default="")
     last_name = models.CharField(max_length=150, blank=True, default="")
-    # What the customer wants; `state` is where that stands with Mailchimp.
+    # What the person wants (their latest consent), and where that stands with Mailchimp.
     opted_in = models.BooleanField(default=True)
+    consent = models.ForeignKey(
+        ConsentEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The latest consent record; the whole history is kept.",
+    )
     state = models.CharField(max_length=20, choices=State.choices, default=State.WAITING)
     failure_reason = models.TextField(blank=True, default="")
-    annulled_reason = models.CharField(max_length=255, blank=True, default="")
     source = models.CharField(max_length=20, choices=Source.choices)
-    # Consent: the opt-in as the customer gave it.
-    consent_source = models.CharField(max_length=20, choices=Source.choices, blank=True)
-    consent_at = models.DateTimeField(null=True, blank=True)
-    consent_ip = models.GenericIPAddressField(null=True, blank=True)
-    consent_text = models.TextField(blank=True, default="")
-    # Last confirmed by Mailchimp: the address it knows (an email change is carried over), its
-    # member status, and when.
+
+    # Delivery: versions and the single claim.
+    wanted_version = models.PositiveIntegerField(default=1)
+    sent_version = models.PositiveIntegerField(default=0)
+    claim_token = models.CharField(max_length=32, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_version = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    retry_since = models.DateTimeField(null=True, blank=True)
+    failed_permanently = models.BooleanField(default=False)
+    # A call that may or may not have landed: read the member before the next write, and
+    # check an unsubscribe again once a late call can no longer land (`verify_at`).
+    outcome_unknown = models.BooleanField(default=False)
+    unknown_at = models.DateTimeField(null=True, blank=True)
+    verify_at = models.DateTimeField(null=True, blank=True)
+
+    # Confirmed by Mailchimp: the address it knows, its status, and what the store last sent.
     mailchimp_email = models.EmailField(max_length=254, blank=True, default="")
     mailchimp_status = models.CharField(max_length=20, blank=True, default="")
+    sent_consent = models.ForeignKey(
+        ConsentEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_interests = models.JSONField(default=list, blank=True)
+    sent_merge_fields = models.JSONField(default=dict, blank=True)
+    sent_tags = models.JSONField(default=list, blank=True)
     last_pushed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -96,60 +173,67 @@ class Subscription(models.Model):
                 fields=["email", "audience"], name="subscription_unique_email_audience"
             ),
         ]
-        indexes = [models.Index(fields=["state"], name="subscription_state")]
+        indexes = [
+            models.Index(fields=["state"], name="subscription_state"),
+            models.Index(
+                fields=["next_attempt_at"], name="subscription_due",
+                condition=models.Q(wanted_version__gt=models.F("sent_version")),
+            ),
+            models.Index(
+                fields=["claimed_at"], name="subscription_claimed",
+                condition=~models.Q(claim_token=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} on {self.audience}"
 
     @property
+    def is_annulled(self) -> bool:
+        """Its audience was deleted in Mailchimp: kept, held, sent again if it comes back."""
+        return self.audience.removed_at is not None
+
+    @property
     def is_disabled(self) -> bool:
-        """Shown but not editable: annulled, or its audience removed or switched off."""
+        """Shown but not editable: its audience removed or switched off."""
         audience = self.audience
-        return (
-            self.state == self.State.ANNULLED
-            or audience.removed_at is not None
-            or not audience.active
-        )
+        return audience.removed_at is not None or not audience.active
 
     @property
     def disabled_reason(self) -> str:
         audience = self.audience
-        if self.state == self.State.ANNULLED:
-            return self.annulled_reason or "Removed in Mailchimp"
         if audience.removed_at is not None:
-            return audience.removed_reason or "Removed in Mailchimp"
+            return audience.removed_reason or "Deleted in Mailchimp"
         if not audience.active:
             return "This list is not offered by the store"
         return ""
 
 
 class Push(models.Model):
-    """The outbox: one pending change of a subscription to send to Mailchimp, and its attempts.
+    """The sync log: one attempt to send a version of a subscription, and how it ended.
 
-    A push carries no data of its own: it sends the subscription as it is when claimed, so a
-    duplicate delivery or a later change sends the same final state (PUT is idempotent).
+    `payload` is exactly what was sent; the subscription's confirmed state is updated from it
+    (never from the subscription as it is later), so a change made meanwhile is sent next.
     """
 
     class State(models.TextChoices):
-        WAITING = "waiting", "Waiting"
         SENDING = "sending", "Sending"
         DONE = "done", "Done"
+        RETRY = "retry", "Will retry"
         FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    class Action(models.TextChoices):
-        SUBSCRIBE = "subscribe", "Subscribe / update"
-        UNSUBSCRIBE = "unsubscribe", "Unsubscribe"
+        LOST = "lost", "Worker stopped; sent again"
 
     subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="pushes")
-    action = models.CharField(max_length=20, choices=Action.choices)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.WAITING)
-    attempts = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=0)
+    action = models.CharField(max_length=40, blank=True, default="")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.SENDING)
+    attempt = models.PositiveIntegerField(default=1)
     last_error = models.TextField(blank=True, default="")
-    # How it went out: "member" (one PUT/PATCH) or "bulk" (batch subscribe).
+    # How it went out: "member" (one call) or "bulk" (batch subscribe).
     channel = models.CharField(max_length=10, blank=True, default="")
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    mailchimp_status = models.CharField(max_length=20, blank=True, default="")
+    claimed_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -159,8 +243,8 @@ class Push(models.Model):
         verbose_name_plural = "Mailchimp sync log"
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["state", "next_attempt_at"], name="push_state_next"),
+            models.Index(fields=["state", "finished_at"], name="push_state_finished"),
         ]
 
     def __str__(self) -> str:
-        return f"Push #{self.pk} {self.action} ({self.state})"
+        return f"Attempt #{self.pk} ({self.get_state_display()})"

@@ -1,9 +1,14 @@
-"""Celery tasks of the subscriptions: thin, they take ids, claim their row and call services."""
+"""Celery tasks of the subscriptions: thin, they take ids and call the delivery engine.
+
+Sends run on the default queue; the periodic jobs (sweeper, pruning) on the maintenance queue
+(CELERY_TASK_ROUTES), so a backlog of sends never starves them.
+"""
 from celery import shared_task
+from django.conf import settings
 
 from mailchimp_integration.exceptions import MailchimpTransientError
 
-from . import selectors, services
+from . import delivery
 
 # Mailchimp runs a batch within minutes: look after 10 s, then less and less often (at most
 # every 2 minutes), for about an hour in all.
@@ -11,27 +16,34 @@ TAGS_CHECK_FIRST_WAIT = 10
 TAGS_CHECK_MAX_WAIT = 120
 TAGS_CHECK_MAX_TRIES = 35
 
-
-@shared_task(name="subscriptions.push_send", ignore_result=True, acks_late=True)
-def push_send(push_id: int) -> None:
-    """Send one subscription change. A duplicate delivery finds nothing to claim."""
-    if selectors.pushes_paused():
-        return
-    if not services.push_claim(push_id=push_id):
-        return
-    services.push_send(push_id=push_id)
+# A send is a few calls of at most connect + read timeout each; past the hard limit the
+# worker process is killed and the sweeper frees the claim (delivery.stale_after).
+PUSH_TIME_LIMIT = int(getattr(settings, "SUBSCRIPTIONS_PUSH_TIME_LIMIT", 60))
 
 
-@shared_task(name="subscriptions.push_backlog", ignore_result=True, acks_late=True)
-def push_backlog() -> None:
-    """Send every waiting subscribe in Mailchimp's bulk calls (the admin action's backlog)."""
-    services.push_backlog_send()
+@shared_task(name="subscriptions.push_send", ignore_result=True,
+             soft_time_limit=PUSH_TIME_LIMIT - 10, time_limit=PUSH_TIME_LIMIT)
+def push_send(subscription_id: int) -> None:
+    """Send one subscription's unsent changes. A duplicate delivery finds nothing to claim."""
+    delivery.deliver(subscription_id=subscription_id)
+
+
+@shared_task(name="subscriptions.push_drain", ignore_result=True)
+def push_drain() -> None:
+    """Send every due subscription, new members through Mailchimp's bulk calls."""
+    delivery.drain()
 
 
 @shared_task(name="subscriptions.push_sweep", ignore_result=True)
 def push_sweep() -> None:
-    """The beat job: re-send what was left waiting, and what a dead worker left sending."""
-    services.push_sweep()
+    """The beat job: free dead workers' claims, and send what is due."""
+    delivery.sweep()
+
+
+@shared_task(name="subscriptions.push_prune", ignore_result=True)
+def push_prune() -> None:
+    """The beat job: forget finished attempts past SUBSCRIPTIONS_PUSH_RETENTION_DAYS."""
+    delivery.prune()
 
 
 @shared_task(
@@ -41,7 +53,7 @@ def push_sweep() -> None:
 def push_tags_check(self, batch_id: str) -> None:
     """Follow a `/batches` call of source tags until it has run; record the tags that failed."""
     try:
-        finished = services.push_tags_batch_check(batch_id=batch_id)
+        finished = delivery.tags_batch_check(batch_id=batch_id)
     except MailchimpTransientError as error:
         raise self.retry(countdown=error.retry_after or 30, exc=error) from None
     if not finished:

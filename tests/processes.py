@@ -166,10 +166,10 @@ def worker_env(*, sandbox_server, database_url: str, broker_url: str, queue: str
         "MAILCHIMP_CONNECT_TIMEOUT": "1",
         "SUBSCRIPTIONS_RETRY_BASE_SECONDS": "0.2",
         "SUBSCRIPTIONS_RETRY_MAX_SECONDS": "2",
-        # The sweeps the tests trigger send everything waiting, and take back a push a
-        # killed worker left "sending" a second ago.
+        # The sweeps the tests trigger send everything waiting; a send's time limit (and so
+        # the age of a dead worker's claim) is short.
         "SUBSCRIPTIONS_SWEEP_GRACE_SECONDS": "0",
-        "SUBSCRIPTIONS_SENDING_STALE_SECONDS": "1",
+        "SUBSCRIPTIONS_PUSH_TIME_LIMIT": "12",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         **overrides,
     }

@@ -9,7 +9,7 @@ import tempfile
 import uuid
 
 from shop.settings import *  # noqa: F403
-from shop.settings import REDIS_URL
+from shop.settings import REDIS_URL, celery_queues
 
 # Each test process keeps its own counters (the footer's per-IP limit), never a shared Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -17,6 +17,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 
 CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault("SHOP_TEST_QUEUE", f"test-{uuid.uuid4().hex}")
+CELERY_MAINTENANCE_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-maintenance"
+CELERY_TASK_QUEUES, CELERY_TASK_ROUTES = celery_queues(
+    CELERY_TASK_DEFAULT_QUEUE, CELERY_MAINTENANCE_QUEUE
+)
 if not REDIS_URL:
     _broker_dir = os.environ.setdefault("SHOP_TEST_BROKER_DIR", tempfile.mkdtemp(prefix="broker-"))
     for _sub in ("queue", "processed", "control"):

@@ -3,8 +3,11 @@ import hashlib
 
 import requests
 
-from subscriptions import services
-from subscriptions.models import Push
+from django.db.models import F
+from django.utils import timezone
+
+from subscriptions import delivery
+from subscriptions.models import Push, Subscription
 
 
 def api(sandbox, method, path, **kwargs):
@@ -57,11 +60,23 @@ def requests_log(sandbox) -> list[dict]:
     return sandbox.request_log()
 
 
-def drain(*, rounds: int = 1) -> list[Push]:
-    """Send every due WAITING push in-process, as the worker would (claim, then send)."""
-    sent = []
+def drain(*, rounds: int = 3) -> list[Push]:
+    """Send every due subscription in-process, one by one, as the worker would (claim, build,
+    send, record); retries that became due are sent too (up to `rounds` passes).
+    Returns the attempts made, oldest first."""
+    started = timezone.now()
     for _ in range(rounds):
-        for push_id in Push.objects.filter(state=Push.State.WAITING).values_list("pk", flat=True):
-            if services.push_claim(push_id=push_id):
-                sent.append(services.push_send(push_id=push_id))
-    return sent
+        due = list(
+            Subscription.objects.filter(
+                wanted_version__gt=F("sent_version"), claim_token="", failed_permanently=False,
+                next_attempt_at__lte=timezone.now(),
+            ).values_list("pk", flat=True)
+        )
+        if not due:
+            break
+        client = delivery.mailchimp_client_build()
+        for subscription_id in due:
+            taken = delivery.claim(subscription_id=subscription_id)
+            if taken is not None:
+                delivery.deliver_claimed(taken, client=client)
+    return list(Push.objects.filter(created_at__gte=started).order_by("pk"))

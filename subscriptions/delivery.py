@@ -1,0 +1,773 @@
+"""The delivery engine: claim a subscription, build what changed, send it, record the outcome.
+
+One subscription is in flight at most once (a conditional UPDATE takes its claim; a lease
+lapses after the task's own time limit). The payload is built from the database at claim time
+and says only what changed since Mailchimp last confirmed; the outcome is recorded for the
+version that was sent, and a subscription whose wanted version moved on meanwhile is claimed
+again at once. The bulk path (`drain`) runs the same claim, builder and recorder: Mailchimp's
+batch subscribe is only a faster way to create new members.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from mailchimp_integration.client import MailchimpClient, MemberChange, MemberResult
+from mailchimp_integration.exceptions import (
+    MailchimpError,
+    MailchimpMemberExists,
+    MailchimpNotConfigured,
+    MailchimpTransientError,
+)
+from mailchimp_integration.models import Audience, Interest
+from mailchimp_integration.services import mailchimp_client_build
+
+from . import consent, selectors
+from .models import ConsentEvent, Push, Subscription
+
+logger = logging.getLogger(__name__)
+
+# Mailchimp's batch subscribe takes at most 500 members per call.
+BULK_CHUNK = 500
+TAG_NOT_APPLIED = "Tag not applied: "
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def stale_after() -> timedelta:
+    """A claim older than the push task's hard time limit belongs to a dead worker."""
+    return timedelta(seconds=float(_setting("SUBSCRIPTIONS_PUSH_TIME_LIMIT", 60)) + 15)
+
+
+# --- Changes and enqueueing ----------------------------------------------------------------------
+
+def mark_changed(subscription: Subscription) -> None:
+    """The store changed this subscription: a new version to send (the caller saves it)."""
+    subscription.wanted_version = (subscription.wanted_version or 0) + 1
+    subscription.failed_permanently = False
+    subscription.next_attempt_at = timezone.now()
+    subscription.state = Subscription.State.WAITING
+    subscription.failure_reason = ""
+
+
+def enqueue_on_commit(subscription_ids: Iterable[int]) -> None:
+    """Once the transaction commits: one task per subscription, or one drain for many.
+
+    Robust: a broker that is down must not fail a signup; the sweeper sends them later.
+    """
+    ids = list(subscription_ids)
+    if not ids:
+        return
+    from . import tasks
+
+    def send():
+        if selectors.pushes_paused():
+            return
+        if len(ids) > int(_setting("SUBSCRIPTIONS_BULK_THRESHOLD", 20)):
+            tasks.push_drain.delay()
+        else:
+            for subscription_id in ids:
+                tasks.push_send.delay(subscription_id)
+
+    transaction.on_commit(send, robust=True)
+
+
+def _due_filter(now: datetime) -> Q:
+    live = Audience.objects.filter(removed_at__isnull=True).values("pk")
+    return Q(
+        wanted_version__gt=F("sent_version"),
+        claim_token="",
+        failed_permanently=False,
+        next_attempt_at__lte=now,
+        audience_id__in=live,
+    )
+
+
+def due_count(*, limit: int) -> int:
+    """How many subscriptions are due, counting no further than `limit`."""
+    return len(
+        Subscription.objects.filter(_due_filter(timezone.now())).order_by()
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+# --- Claim ----------------------------------------------------------------------------------------
+
+@dataclass
+class Claim:
+    subscription: Subscription
+    token: str
+    version: int
+
+
+def _claimed(ids: list[int], token: str) -> list[Subscription]:
+    return list(
+        Subscription.objects.filter(pk__in=ids, claim_token=token)
+        .select_related("audience", "consent")
+        .prefetch_related("interests")
+        .order_by("pk")
+    )
+
+
+def claim(*, subscription_id: int) -> Claim | None:
+    """Take the subscription for this worker if it is due and nobody holds it."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    live = list(Audience.objects.filter(removed_at__isnull=True).values_list("pk", flat=True))
+    taken = Subscription.objects.filter(
+        pk=subscription_id,
+        wanted_version__gt=F("sent_version"),
+        claim_token="",
+        failed_permanently=False,
+        next_attempt_at__lte=now,
+        audience_id__in=live,
+    ).update(claim_token=token, claimed_at=now, claimed_version=F("wanted_version"))
+    if not taken:
+        return None
+    [subscription] = _claimed([subscription_id], token)
+    return Claim(subscription=subscription, token=token, version=subscription.claimed_version)
+
+
+def claim_many(*, audience_id: int, limit: int) -> list[Claim]:
+    """Up to `limit` due subscriptions of one audience, for this worker alone."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Subscription.objects.select_for_update(skip_locked=True)
+            .filter(_due_filter(now), audience_id=audience_id)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        Subscription.objects.filter(pk__in=ids, claim_token="").update(
+            claim_token=token, claimed_at=now, claimed_version=F("wanted_version")
+        )
+    return [Claim(subscription=s, token=token, version=s.claimed_version)
+            for s in _claimed(ids, token)]
+
+
+# --- Build ----------------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """What one attempt sends, and what becomes confirmed if Mailchimp accepts it."""
+
+    list_id: str
+    change: MemberChange | None
+    move_from: str = ""  # the old address Mailchimp knows, for an email change
+    tags: list[str] = field(default_factory=list)
+    fail_reason: str = ""
+    read_first: bool = False
+    bulk_ok: bool = False
+    event: ConsentEvent | None = None
+    new_consent: bool = False
+    snapshot: dict = field(default_factory=dict)
+
+    @property
+    def action(self) -> str:
+        if self.fail_reason:
+            return "refused"
+        if self.change is None:
+            return "nothing to send"
+        if self.change.status == "unsubscribed":
+            return "unsubscribe"
+        if self.change.create:
+            return "subscribe" if self.change.status_if_new != "transactional" else "add contact"
+        return "update"
+
+    def payload(self) -> dict:
+        """What was sent, for the sync log."""
+        sent: dict = {}
+        if self.move_from:
+            sent["email_change"] = {"from": self.move_from, "to": self.snapshot["email"]}
+        if self.change is not None:
+            sent["method"] = "PUT" if self.change.create else "PATCH"
+            sent["body"] = self.change.body()
+        if self.tags:
+            sent["tags"] = self.tags
+        return sent
+
+
+def _iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00") if value else ""
+
+
+def removed_interest_ids(audience_id: int) -> set[str]:
+    return set(
+        Interest.objects.filter(audience_id=audience_id, removed_at__isnull=False)
+        .values_list("mailchimp_id", flat=True)
+    )
+
+
+def build(subscription: Subscription, *, removed: set[str] | None = None) -> Plan:
+    """The payload for this subscription's unsent changes, by the consent rules."""
+    if removed is None:
+        removed = removed_interest_ids(subscription.audience_id)
+    list_id = subscription.audience.mailchimp_id
+    event = subscription.consent
+    new = consent.consent_is_new(subscription)
+    wanted = {i.mailchimp_id for i in subscription.interests.all() if i.mailchimp_id not in removed}
+    sent = set(subscription.sent_interests or [])
+    interests = {i: True for i in sorted(wanted - sent)}
+    interests.update({i: False for i in sorted((sent - wanted) - removed)})
+    names = {"FNAME": subscription.first_name, "LNAME": subscription.last_name}
+    sent_names = subscription.sent_merge_fields or {}
+    merge_fields = {k: v for k, v in names.items() if v and sent_names.get(k) != v}
+    move_from = ""
+    if subscription.mailchimp_email and subscription.mailchimp_email != subscription.email:
+        move_from = subscription.mailchimp_email
+    tag = event.source if event is not None and event.action != ConsentEvent.Action.OPT_OUT \
+        else subscription.source
+    tags = [tag] if subscription.opted_in and tag and tag not in (subscription.sent_tags or []) \
+        else []
+    snapshot = {
+        "consent_id": subscription.consent_id,
+        "interests": sorted(wanted | (sent & removed)),
+        "merge_fields": {**sent_names, **merge_fields},
+        "email": subscription.email,
+        "tags": sorted(set(subscription.sent_tags or []) | set(tags)),
+    }
+    plan = Plan(list_id=list_id, change=None, move_from=move_from, tags=tags, event=event,
+                new_consent=new, snapshot=snapshot, read_first=subscription.outcome_unknown)
+    details = {"interests": interests or None, "merge_fields": merge_fields or None}
+    if not subscription.opted_in and (event is None or event.action != "contact"):
+        plan.tags = []
+        plan.snapshot["tags"] = sorted(subscription.sent_tags or [])
+        if consent.unsubscribe_needed(subscription):
+            plan.change = MemberChange(email=subscription.email, status="unsubscribed", **details)
+        elif interests or merge_fields:
+            plan.change = MemberChange(email=subscription.email, **details)
+        return plan
+    refusal = consent.may_send(subscription)
+    if refusal:
+        plan.fail_reason = refusal
+        return plan
+    if new and event is not None:
+        signup = {}
+        if event.action == ConsentEvent.Action.OPT_IN:
+            signup = {"ip_signup": event.ip or "", "timestamp_signup": _iso(event.at)}
+        plan.change = MemberChange(
+            email=subscription.email, create=True,
+            status_if_new=consent.status_if_new(event), **details, **signup,
+        )
+        plan.bulk_ok = (
+            not move_from and not plan.read_first and not subscription.mailchimp_email
+            and subscription.sent_version == 0 and not event.needs_confirmation
+        )
+    elif interests or merge_fields:
+        plan.change = MemberChange(email=subscription.email, **details)
+    return plan
+
+
+# --- Send -----------------------------------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    result: MemberResult
+    note: str = ""
+    tags_applied: bool = True
+
+
+class Refused(Exception):
+    """The consent rules refuse what Mailchimp's answer shows (e.g. a cleaned address)."""
+
+
+def read_remote(subscription: Subscription, *, client: MailchimpClient) -> None:
+    """After an unknown outcome: where the member stands now, before anything is written."""
+    list_id = subscription.audience.mailchimp_id
+    addresses = [subscription.email]
+    if subscription.mailchimp_email and subscription.mailchimp_email != subscription.email:
+        addresses.append(subscription.mailchimp_email)
+    for address in addresses:
+        found = client.member_read(list_id, address)
+        if found.found:
+            subscription.mailchimp_email = found.email or address
+            subscription.mailchimp_status = found.status
+            break
+    else:
+        subscription.mailchimp_email = ""
+        subscription.mailchimp_status = ""
+    subscription.outcome_unknown = False
+
+
+def send(plan: Plan, *, client: MailchimpClient) -> Outcome:
+    """The calls of one plan; raises MailchimpError (or Refused) when one fails."""
+    if plan.fail_reason:
+        raise Refused(plan.fail_reason)
+    email = plan.snapshot["email"]
+    if plan.move_from:
+        # The customer changed their address: Mailchimp keeps the member, with the new one.
+        client.member_write(plan.list_id, MemberChange(email=plan.move_from, new_email=email))
+    if plan.change is None:
+        return Outcome(result=MemberResult(found=True, status=""))
+    result = client.member_write(plan.list_id, plan.change)
+    if result.found and result.status == consent.CLEANED and plan.new_consent and \
+            plan.change.create:
+        raise Refused(
+            "Mailchimp holds this address as cleaned (its emails bounced); the store never "
+            "sends a cleaned address again."
+        )
+    follow = consent.status_after_write(
+        plan.event, new=plan.new_consent, remote_status=result.status
+    )
+    if result.found and follow:
+        result = client.member_write(plan.list_id, MemberChange(email=email, status=follow))
+    outcome = Outcome(result=result)
+    if result.found and plan.tags:
+        try:
+            client.member_tags_add(plan.list_id, email, plan.tags)
+        except MailchimpError as error:
+            # The member is in Mailchimp: the subscription is confirmed, the tag noted.
+            outcome.note = f"{TAG_NOT_APPLIED}{_words(error)}"
+            outcome.tags_applied = False
+    return outcome
+
+
+def _words(error: MailchimpError) -> str:
+    return f"{error.title}: {error.detail}" if error.detail else error.title
+
+
+# --- Record ---------------------------------------------------------------------------------------
+
+def retry_delay(*, attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter, capped; Mailchimp's Retry-After wins when longer."""
+    base = float(_setting("SUBSCRIPTIONS_RETRY_BASE_SECONDS", 2.0))
+    cap = float(_setting("SUBSCRIPTIONS_RETRY_MAX_SECONDS", 300.0))
+    backoff = min(cap, base * 2 ** max(0, attempt - 1))
+    delay = backoff * (0.5 + random.random() / 2)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+STATE_FOR_STATUS = {
+    "subscribed": Subscription.State.SUBSCRIBED,
+    "pending": Subscription.State.PENDING,
+    "unsubscribed": Subscription.State.UNSUBSCRIBED,
+    "transactional": Subscription.State.CONTACT,
+    "cleaned": Subscription.State.UNSUBSCRIBED,
+    "archived": Subscription.State.UNSUBSCRIBED,
+}
+
+
+def _push_open(claim: Claim, plan: Plan, *, channel: str) -> Push:
+    return Push.objects.create(
+        subscription_id=claim.subscription.pk, version=claim.version, action=plan.action,
+        attempt=claim.subscription.attempts + 1, channel=channel, payload=plan.payload(),
+        claimed_at=claim.subscription.claimed_at or timezone.now(),
+    )
+
+
+def _locked(claim: Claim) -> Subscription | None:
+    """The subscription, locked, if this worker still holds its claim."""
+    return Subscription.objects.select_for_update().filter(
+        pk=claim.subscription.pk, claim_token=claim.token
+    ).first()
+
+
+def _release(subscription: Subscription) -> None:
+    subscription.claim_token = ""
+    subscription.claimed_at = None
+
+
+def _requeue_if_moved(subscription: Subscription) -> None:
+    if subscription.wanted_version > subscription.sent_version:
+        subscription.state = Subscription.State.WAITING
+        enqueue_on_commit([subscription.pk])
+
+
+@transaction.atomic
+def record_success(claim: Claim, plan: Plan, outcome: Outcome, *, push: Push) -> None:
+    """Mailchimp accepted this version: what was sent (not what is there now) is confirmed."""
+    now = timezone.now()
+    result = outcome.result
+    push.state = Push.State.DONE
+    push.mailchimp_status = result.status
+    push.last_error = outcome.note
+    push.finished_at = now
+    push.save(update_fields=["state", "mailchimp_status", "last_error", "finished_at",
+                             "updated_at"])
+    subscription = _locked(claim)
+    if subscription is None:
+        return  # the claim lapsed; whoever holds it now reads the member first
+    snapshot = plan.snapshot
+    subscription.sent_version = claim.version
+    subscription.sent_consent_id = snapshot["consent_id"]
+    subscription.sent_interests = snapshot["interests"]
+    subscription.sent_merge_fields = snapshot["merge_fields"]
+    tags = snapshot["tags"] if outcome.tags_applied else subscription.sent_tags
+    subscription.sent_tags = tags
+    if plan.change is not None or plan.move_from:
+        subscription.mailchimp_email = snapshot["email"] if result.found else ""
+        subscription.mailchimp_status = result.status if result.found else ""
+    subscription.outcome_unknown = False
+    if subscription.unknown_at is not None and not subscription.opted_in:
+        # A call that may still land (Mailchimp's slowest) could undo this unsubscribe.
+        window = float(_setting("SUBSCRIPTIONS_UNKNOWN_OUTCOME_SECONDS", 120))
+        subscription.verify_at = subscription.unknown_at + timedelta(seconds=window)
+    subscription.unknown_at = None if subscription.opted_in else subscription.unknown_at
+    subscription.attempts = 0
+    subscription.retry_since = None
+    subscription.failure_reason = outcome.note
+    subscription.last_pushed_at = now
+    _release(subscription)
+    if subscription.mailchimp_status:
+        subscription.state = STATE_FOR_STATUS.get(
+            subscription.mailchimp_status, Subscription.State.SUBSCRIBED
+        )
+    else:
+        subscription.state = (
+            Subscription.State.UNSUBSCRIBED if not subscription.opted_in
+            else Subscription.State.WAITING
+        )
+    _requeue_if_moved(subscription)
+    subscription.save()
+
+
+@transaction.atomic
+def record_failure(claim: Claim, error: Exception, *, push: Push | None) -> None:
+    """A transient error waits and is tried again (within the budget, then slower, visibly);
+    anything else fails this version with Mailchimp's words until the store changes it."""
+    now = timezone.now()
+    transient = isinstance(error, MailchimpTransientError)
+    reason = error.reason if isinstance(error, MailchimpError) and transient else (
+        _words(error) if isinstance(error, MailchimpError) else str(error)
+    )
+    if push is not None:
+        push.state = Push.State.RETRY if transient else Push.State.FAILED
+        push.last_error = reason
+        push.finished_at = now
+        push.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
+    subscription = _locked(claim)
+    if subscription is None:
+        return
+    _release(subscription)
+    subscription.attempts += 1
+    subscription.failure_reason = reason
+    if transient:
+        if getattr(error, "outcome_unknown", False):
+            subscription.outcome_unknown = True
+            subscription.unknown_at = subscription.unknown_at or now
+        subscription.retry_since = subscription.retry_since or now
+        delay = retry_delay(attempt=subscription.attempts,
+                            retry_after=getattr(error, "retry_after", None))
+        budget = timedelta(hours=float(_setting("SUBSCRIPTIONS_RETRY_BUDGET_HOURS", 72)))
+        if now - subscription.retry_since > budget:
+            # Past the budget it shows as failed, and is still tried every hour: nothing is
+            # given up, an unsubscribe least of all.
+            subscription.state = Subscription.State.FAILED
+            subscription.failure_reason = f"Still failing after {budget}: {reason}"
+            delay = max(delay, 3600.0)
+        else:
+            subscription.state = Subscription.State.WAITING
+        subscription.next_attempt_at = now + timedelta(seconds=delay)
+        from . import tasks
+
+        subscription_id = subscription.pk
+        transaction.on_commit(
+            lambda: tasks.push_send.apply_async((subscription_id,), countdown=delay),
+            robust=True,
+        )
+    else:
+        subscription.failed_permanently = True
+        subscription.state = Subscription.State.FAILED
+    subscription.save()
+
+
+@transaction.atomic
+def release_held(claim: Claim, *, reason: str) -> None:
+    """Nothing was sent (pushes paused, Mailchimp not connected): wait, no attempt counted."""
+    subscription = _locked(claim)
+    if subscription is None:
+        return
+    _release(subscription)
+    subscription.next_attempt_at = timezone.now() + timedelta(seconds=60)
+    subscription.failure_reason = reason
+    subscription.save()
+
+
+# --- The paths: one subscription, and the drain -------------------------------------------------
+
+def _client_or_hold() -> tuple[MailchimpClient | None, str]:
+    if selectors.pushes_paused():
+        return None, "Pushes to Mailchimp are paused in the newsletter settings."
+    try:
+        return mailchimp_client_build(), ""
+    except MailchimpNotConfigured as error:
+        return None, error.reason
+
+
+def deliver_claimed(claim: Claim, *, client: MailchimpClient, removed=None,
+                    channel: str = "member") -> None:
+    """Build, send and record one claimed subscription."""
+    subscription = claim.subscription
+    push = None
+    try:
+        if subscription.outcome_unknown:
+            read_remote(subscription, client=client)
+            Subscription.objects.filter(pk=subscription.pk, claim_token=claim.token).update(
+                outcome_unknown=False, mailchimp_email=subscription.mailchimp_email,
+                mailchimp_status=subscription.mailchimp_status,
+            )
+        plan = build(subscription, removed=removed)
+        push = _push_open(claim, plan, channel=channel)
+        outcome = send(plan, client=client)
+    except (MailchimpError, Refused) as error:
+        record_failure(claim, error, push=push)
+        return
+    except Exception as error:
+        # Never left in flight: the claim is released with the reason, and it raises on.
+        record_failure(claim, MailchimpError("Unexpected error", repr(error)[:500]), push=push)
+        raise
+    record_success(claim, plan, outcome, push=push)
+
+
+def deliver(*, subscription_id: int) -> bool:
+    """The push task: send one subscription, or drain when many are waiting (a burst)."""
+    threshold = int(_setting("SUBSCRIPTIONS_BULK_THRESHOLD", 20))
+    if due_count(limit=threshold + 1) > threshold:
+        drain()
+        return True
+    client, held = _client_or_hold()
+    if client is None:
+        Subscription.objects.filter(pk=subscription_id, claim_token="").update(
+            failure_reason=held
+        )
+        return False
+    taken = claim(subscription_id=subscription_id)
+    if taken is None:
+        return False
+    deliver_claimed(taken, client=client)
+    return True
+
+
+def drain() -> dict:
+    """Send every due subscription: new members 500 at a time through batch subscribe, the
+    rest one by one, all through the same claim, builder and recorder; source tags of the new
+    members in one `/batches` call per chunk."""
+    stats = {"bulk_calls": 0, "single": 0, "created": 0, "failed": 0}
+    client, held = _client_or_hold()
+    if client is None:
+        return stats
+    audience_ids = list(
+        Subscription.objects.filter(_due_filter(timezone.now())).order_by()
+        .values_list("audience_id", flat=True).distinct()
+    )
+    for audience_id in audience_ids:
+        removed = removed_interest_ids(audience_id)
+        while True:
+            claims = claim_many(audience_id=audience_id, limit=BULK_CHUNK)
+            if not claims:
+                break
+            if not _drain_chunk(claims, client=client, removed=removed, stats=stats):
+                break  # Mailchimp is failing: the rest waits for its backoff
+    return stats
+
+
+def _drain_chunk(claims: list[Claim], *, client, removed, stats) -> bool:
+    bulk, single = [], []
+    for item in claims:
+        if item.subscription.outcome_unknown:
+            single.append(item)
+            continue
+        plan = build(item.subscription, removed=removed)
+        if plan.bulk_ok:
+            bulk.append((item, plan))
+        else:
+            single.append(item)
+    healthy = True
+    if bulk:
+        healthy = _bulk_send(bulk, client=client, stats=stats, single=single)
+    for item in single:
+        stats["single"] += 1
+        deliver_claimed(item, client=client, removed=removed)
+    return healthy
+
+
+def _bulk_send(bulk: list[tuple[Claim, Plan]], *, client, stats, single: list) -> bool:
+    list_id = bulk[0][1].list_id
+    pushes = {item.subscription.pk: _push_open(item, plan, channel="bulk") for item, plan in bulk}
+    try:
+        answer = client.members_bulk_create(list_id, [plan.change for _, plan in bulk])
+        stats["bulk_calls"] += 1
+    except MailchimpError as error:
+        stats["bulk_calls"] += 1
+        for item, _ in bulk:
+            record_failure(item, error, push=pushes[item.subscription.pk])
+        return not isinstance(error, MailchimpTransientError)
+    tag_operations = []
+    for item, plan in bulk:
+        email = plan.snapshot["email"]
+        push = pushes[item.subscription.pk]
+        error = answer.errors.get(email)
+        if isinstance(error, MailchimpMemberExists):
+            # Mailchimp has them already: the single path updates without restating status.
+            push.state = Push.State.RETRY
+            push.last_error = "Already in Mailchimp: sent on its own"
+            push.finished_at = timezone.now()
+            push.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
+            item.subscription.mailchimp_email = email
+            single.append(item)
+            continue
+        if error is not None:
+            stats["failed"] += 1
+            record_failure(item, error, push=push)
+            continue
+        result = answer.members.get(email)
+        if result is None:
+            record_failure(item, MailchimpError("No answer for this member"), push=push)
+            continue
+        stats["created"] += 1
+        outcome = Outcome(result=result)
+        if plan.tags:
+            tag_operations.append({
+                "method": "POST",
+                "path": f"/lists/{list_id}/members/{client.subscriber_hash(email)}/tags",
+                "operation_id": f"push-{push.pk}",
+                "body": json.dumps({"tags": [{"name": t, "status": "active"} for t in plan.tags]}),
+            })
+        record_success(item, plan, outcome, push=push)
+    if tag_operations:
+        _tags_batch_start(tag_operations, client=client, stats=stats)
+    return True
+
+
+def _tags_batch_start(operations: list[dict], *, client, stats) -> None:
+    try:
+        batch = client.batch_start(operations)
+    except MailchimpError as error:
+        tags_not_applied([int(op["operation_id"].removeprefix("push-")) for op in operations],
+                         reason=_words(error))
+        return
+    finally:
+        stats["bulk_calls"] += 1
+    from . import tasks
+
+    # Mailchimp runs the batch later: follow it, and record the tags it could not apply.
+    transaction.on_commit(
+        lambda: tasks.push_tags_check.apply_async(
+            (batch["id"],), countdown=tasks.TAGS_CHECK_FIRST_WAIT
+        ),
+        robust=True,
+    )
+
+
+def tags_not_applied(push_ids: list[int], *, reason: str) -> None:
+    """The member is in Mailchimp, but without its source tag: say so on its attempt, and
+    send the tag again with the subscription's next change."""
+    Push.objects.filter(pk__in=push_ids).update(
+        last_error=f"{TAG_NOT_APPLIED}{reason}", updated_at=timezone.now()
+    )
+    Subscription.objects.filter(pushes__pk__in=push_ids).update(
+        sent_tags=[], failure_reason=f"{TAG_NOT_APPLIED}{reason}"
+    )
+
+
+def tags_batch_check(*, batch_id: str) -> bool:
+    """Record on their attempts the source tags a `/batches` call failed to apply.
+
+    Returns False while Mailchimp has not finished the batch (the caller asks again later).
+    """
+    client = mailchimp_client_build()
+    batch = client.batch_get(batch_id)
+    if batch.get("status") != "finished":
+        return False
+    if not batch.get("errored_operations"):
+        return True
+    failed: dict[str, list[int]] = {}
+    for result in client.batch_results(batch["response_body_url"]):
+        operation_id = result["operation_id"]
+        if result["error"] is None or not operation_id.startswith("push-"):
+            continue
+        failed.setdefault(_words(result["error"]), []).append(
+            int(operation_id.removeprefix("push-"))
+        )
+    for words, push_ids in failed.items():
+        tags_not_applied(push_ids, reason=words)
+    return True
+
+
+# --- Maintenance: the sweeper and the pruning ---------------------------------------------------
+
+def sweep() -> dict:
+    """The beat job: free claims of dead workers (their call may still land: read first),
+    start the checks of unsubscribes after unknown outcomes, and send what is due."""
+    now = timezone.now()
+    lapsed = list(
+        Subscription.objects.exclude(claim_token="")
+        .filter(claimed_at__lt=now - stale_after()).values_list("pk", flat=True)
+    )
+    if lapsed:
+        Push.objects.filter(subscription_id__in=lapsed, state=Push.State.SENDING).update(
+            state=Push.State.LOST, finished_at=now,
+            last_error="The worker stopped during this attempt; it is sent again.",
+        )
+        Subscription.objects.filter(pk__in=lapsed).exclude(claim_token="").filter(
+            claimed_at__lt=now - stale_after()
+        ).update(claim_token="", claimed_at=None, outcome_unknown=True, unknown_at=now,
+                 next_attempt_at=now)
+    verify = Subscription.objects.filter(verify_at__lte=now)
+    verified = verify.update(
+        verify_at=None, unknown_at=None, outcome_unknown=True,
+        wanted_version=F("wanted_version") + 1, next_attempt_at=now,
+    )
+    stats = {"lapsed": len(lapsed), "verify": verified, "due": 0}
+    if selectors.pushes_paused():
+        return stats
+    threshold = int(_setting("SUBSCRIPTIONS_BULK_THRESHOLD", 20))
+    grace = timedelta(seconds=float(_setting("SUBSCRIPTIONS_SWEEP_GRACE_SECONDS", 30)))
+    due = list(
+        Subscription.objects.filter(_due_filter(now - grace) | Q(
+            _due_filter(now), Q(outcome_unknown=True) | Q(pk__in=lapsed)
+        )).order_by().values_list("pk", flat=True)[: threshold + 1]
+    )
+    stats["due"] = len(due)
+    from . import tasks
+
+    if len(due) > threshold:
+        tasks.push_drain.delay()
+    else:
+        for subscription_id in due:
+            tasks.push_send.delay(subscription_id)
+    return stats
+
+
+def prune(*, days: float | None = None) -> int:
+    """Delete finished attempts older than the retention (the subscriptions stay)."""
+    days = float(days if days is not None else _setting("SUBSCRIPTIONS_PUSH_RETENTION_DAYS", 90))
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = Push.objects.filter(finished_at__lt=cutoff).exclude(
+        state=Push.State.SENDING
+    ).delete()
+    return deleted
+
+
+def retry(*, subscription_ids: Iterable[int]) -> int:
+    """Staff's Retry: failed subscriptions are sent again now."""
+    ids = list(
+        Subscription.objects.filter(pk__in=list(subscription_ids), claim_token="")
+        .filter(Q(failed_permanently=True) | Q(state=Subscription.State.FAILED))
+        .values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        Subscription.objects.filter(pk__in=ids).update(
+            failed_permanently=False, next_attempt_at=timezone.now(), attempts=0,
+            retry_since=None, state=Subscription.State.WAITING, failure_reason="",
+        )
+        enqueue_on_commit(ids)
+    return len(ids)
+
