@@ -557,8 +557,8 @@ def deliver(*, subscription_id: int) -> bool:
 
 def drain() -> dict:
     """Send every due subscription: new members 500 at a time through batch subscribe, the
-    rest one by one, all through the same claim, builder and recorder; source tags of the new
-    members in one `/batches` call per chunk."""
+    rest one by one, all through the same claim, builder and recorder; the source tags of the
+    new members in one `/batches` call at the end."""
     stats = {"bulk_calls": 0, "single": 0, "created": 0, "failed": 0}
     client, held = _client_or_hold()
     if client is None:
@@ -567,18 +567,22 @@ def drain() -> dict:
         Subscription.objects.filter(_due_filter(timezone.now())).order_by()
         .values_list("audience_id", flat=True).distinct()
     )
+    tag_operations: list[dict] = []
     for audience_id in audience_ids:
         removed = removed_interest_ids(audience_id)
         while True:
             claims = claim_many(audience_id=audience_id, limit=BULK_CHUNK)
             if not claims:
                 break
-            if not _drain_chunk(claims, client=client, removed=removed, stats=stats):
+            if not _drain_chunk(claims, client=client, removed=removed, stats=stats,
+                                tag_operations=tag_operations):
                 break  # Mailchimp is failing: the rest waits for its backoff
+    if tag_operations:
+        _tags_batch_start(tag_operations, client=client, stats=stats)
     return stats
 
 
-def _drain_chunk(claims: list[Claim], *, client, removed, stats) -> bool:
+def _drain_chunk(claims: list[Claim], *, client, removed, stats, tag_operations) -> bool:
     bulk, single = [], []
     for item in claims:
         if item.subscription.outcome_unknown:
@@ -591,14 +595,16 @@ def _drain_chunk(claims: list[Claim], *, client, removed, stats) -> bool:
             single.append(item)
     healthy = True
     if bulk:
-        healthy = _bulk_send(bulk, client=client, stats=stats, single=single)
+        healthy = _bulk_send(bulk, client=client, stats=stats, single=single,
+                             tag_operations=tag_operations)
     for item in single:
         stats["single"] += 1
         deliver_claimed(item, client=client, removed=removed)
     return healthy
 
 
-def _bulk_send(bulk: list[tuple[Claim, Plan]], *, client, stats, single: list) -> bool:
+def _bulk_send(bulk: list[tuple[Claim, Plan]], *, client, stats, single: list,
+               tag_operations: list[dict]) -> bool:
     list_id = bulk[0][1].list_id
     pushes = {item.subscription.pk: _push_open(item, plan, channel="bulk") for item, plan in bulk}
     try:
@@ -609,7 +615,6 @@ def _bulk_send(bulk: list[tuple[Claim, Plan]], *, client, stats, single: list) -
         for item, _ in bulk:
             record_failure(item, error, push=pushes[item.subscription.pk])
         return not isinstance(error, MailchimpTransientError)
-    tag_operations = []
     for item, plan in bulk:
         email = plan.snapshot["email"]
         push = pushes[item.subscription.pk]
@@ -641,8 +646,6 @@ def _bulk_send(bulk: list[tuple[Claim, Plan]], *, client, stats, single: list) -
                 "body": json.dumps({"tags": [{"name": t, "status": "active"} for t in plan.tags]}),
             })
         record_success(item, plan, outcome, push=push)
-    if tag_operations:
-        _tags_batch_start(tag_operations, client=client, stats=stats)
     return True
 
 
@@ -719,7 +722,7 @@ def sweep() -> dict:
         Subscription.objects.filter(pk__in=lapsed).exclude(claim_token="").filter(
             claimed_at__lt=now - stale_after()
         ).update(claim_token="", claimed_at=None, outcome_unknown=True, unknown_at=now,
-                 next_attempt_at=now)
+                 next_attempt_at=now, attempts=F("attempts") + 1)
     verify = Subscription.objects.filter(verify_at__lte=now)
     verified = verify.update(
         verify_at=None, unknown_at=None, outcome_unknown=True,

@@ -60,12 +60,16 @@ def test_subscribe_selected_customers_to(staff, account, news_list):
     ids = [str(c.pk) for c in customers]
     page = staff.post(changelist, {"action": "subscribe_customers_to", "_selected_action": ids})
     assert page.status_code == 200 and "Newsletter" in page.content.decode()
-    staff.post(changelist, {"action": "subscribe_customers_to", "_selected_action": ids,
-                            "apply": "1", "audiences": [news_list.pk]})
-    assert Subscription.objects.filter(source=Source.ADMIN).count() == 3
+    response = staff.post(changelist, {
+        "action": "subscribe_customers_to", "_selected_action": ids, "apply": "1",
+        "audiences": [news_list.pk], "add_as": "subscribed"}, follow=True)
+    assert "3 customers added" in response.content.decode()
+    assert Subscription.objects.filter(source=Source.ADMIN_BULK).count() == 3
     drain()
     for customer in customers:
         assert member(account, news_list, customer.email)["status"] == "subscribed"
+        event = Subscription.objects.get(email=customer.email).consent
+        assert event.actor == "staff" and "agreed" in event.wording
 
 
 def test_the_sync_log_shows_a_permanent_error_and_retries(staff, account, news_list):
@@ -84,7 +88,9 @@ def test_the_sync_log_shows_a_permanent_error_and_retries(staff, account, news_l
     assert "Forgotten Email Not Subscribed" in log.content.decode()
     staff.post(reverse("admin:subscriptions_push_changelist"),
                {"action": "retry", "_selected_action": [failed.pk]})
-    assert Push.objects.get(pk=failed.pk).state == Push.State.WAITING
+    subscription = Subscription.objects.get()
+    assert subscription.state == Subscription.State.WAITING
+    assert not subscription.failed_permanently
 
 
 def test_the_settings_page_saves(staff):
@@ -112,7 +118,7 @@ def test_an_email_changed_by_staff_carries_over_to_the_same_member(staff, accoun
     assert response.status_code == 302, response.content.decode()[:2000]
     subscription = Subscription.objects.get()
     assert subscription.email == "after@example.com"
-    assert subscription.pushes.filter(state=Push.State.WAITING).exists()
+    assert subscription.wanted_version > subscription.sent_version
     drain()
     assert member(account, news_list, "after@example.com")["status"] == "subscribed"
     assert member(account, news_list, "before@example.com") is None

@@ -5,9 +5,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from mailchimp_integration.signals import audience_removed, interest_removed
-from subscriptions import selectors, services
-from subscriptions.models import NewsSettings, Push, Source, Subscription
+from subscriptions import delivery, selectors, services
+from subscriptions.models import ConsentEvent, NewsSettings, Push, Source, Subscription
 
 from .factories import CustomerFactory, interest, sandbox_list
 from .helpers import add_fault, clear_faults, drain, forget, member, members, requests_log
@@ -29,9 +28,10 @@ def test_footer_signup_pushes_member_with_default_groups_merge_fields_tag_and_co
     assert result.changed == 1
     subscription = Subscription.objects.get()
     assert subscription.state == Subscription.State.WAITING
-    assert subscription.consent_ip == "203.0.113.7"
-    assert subscription.consent_text.startswith("Sign up for")
-    assert Push.objects.get().state == Push.State.WAITING
+    assert subscription.consent.ip == "203.0.113.7"
+    assert subscription.consent.wording.startswith("Sign up for")
+    assert subscription.consent.actor == ConsentEvent.Actor.ANONYMOUS
+    assert not Push.objects.exists()  # the log holds attempts; none yet
 
     [push] = drain()
     assert push.state == Push.State.DONE, push.last_error
@@ -39,6 +39,10 @@ def test_footer_signup_pushes_member_with_default_groups_merge_fields_tag_and_co
     assert got["status"] == "subscribed"
     assert got["interests"][interest(news_list, "Offers").mailchimp_id] is True
     assert got["interests"][interest(news_list, "Recipes").mailchimp_id] is False
+    # Only what the store changed was sent: the group it added, not the others as false.
+    assert push.payload["body"]["interests"] == {interest(news_list, "Offers").mailchimp_id: True}
+    assert push.payload["body"]["status_if_new"] == "subscribed"
+    assert "status" not in push.payload["body"]
     assert got["merge_fields"]["FNAME"] == "Ann" and got["merge_fields"]["LNAME"] == "Lee"
     assert [t["name"] for t in got["tags"]] == ["footer"]
     assert got["ip_signup"] == "203.0.113.7"
@@ -82,8 +86,9 @@ def test_unchecked_is_no_change_but_new_groups_are_added(account, news_list):
     )
     names = set(Subscription.objects.get().interests.values_list("name", flat=True))
     assert names == {"Offers", "Recipes"}
-    assert Push.objects.count() == 1  # the waiting push is reused: it sends the latest state
-    drain()
+    assert Subscription.objects.get().wanted_version == 3  # one unsent version at a time
+    [push] = drain()
+    assert push.version == 3
     got = member(account, news_list, "ann@example.com")
     assert all(got["interests"][i.mailchimp_id] for i in news_list.interests.all())
 
@@ -111,6 +116,9 @@ def test_someone_unsubscribed_in_mailchimp_opting_in_again_is_resent_as_pending(
     footer_signup()
     [push] = drain()
     assert push.state == Push.State.DONE, push.last_error
+    assert push.payload["body"]["status_if_new"] == "subscribed"  # not known to be out
+    patches = [e for e in requests_log(account) if e.get("method") == "PATCH"]
+    assert patches and patches[-1]["body"] == {"status": "pending"}
     assert member(account, news_list, "ann@example.com")["status"] == "pending"
     assert Subscription.objects.get().state == Subscription.State.PENDING
 
@@ -131,11 +139,17 @@ def test_a_forgotten_address_fails_with_mailchimps_words_and_no_retry(account, n
     footer_signup()
     [push] = drain()
     assert push.state == Push.State.FAILED
-    assert push.attempts == 1
+    assert push.attempt == 1
     assert "Forgotten Email Not Subscribed" in push.last_error
     subscription = Subscription.objects.get()
     assert subscription.state == Subscription.State.FAILED
+    assert subscription.failed_permanently
     assert "permanently deleted" in subscription.failure_reason
+    assert drain() == []  # not retried until the store changes it
+
+
+def _due_now():
+    Subscription.objects.update(next_attempt_at=timezone.now())
 
 
 @pytest.mark.parametrize("status", [503, 429])
@@ -144,91 +158,134 @@ def test_transient_errors_wait_with_backoff_then_go_out(connected, account, news
               retry_after=3 if status == 429 else None, times=1)
     footer_signup()
     before = timezone.now()
-    [push] = drain()
-    assert push.state == Push.State.WAITING
+    [push] = drain(rounds=1)
+    assert push.state == Push.State.RETRY
     assert str(status) in push.last_error
-    wait = (push.next_attempt_at - before).total_seconds()
+    subscription = Subscription.objects.get()
+    assert subscription.state == Subscription.State.WAITING and not subscription.claim_token
+    wait = (subscription.next_attempt_at - before).total_seconds()
     assert wait >= (2.9 if status == 429 else 0)  # Retry-After is honoured
-    Push.objects.update(next_attempt_at=timezone.now())
+    _due_now()
     [push] = drain()
-    assert push.state == Push.State.DONE and push.attempts == 2
+    assert push.state == Push.State.DONE and push.attempt == 2
     assert member(account, news_list, "ann@example.com")["status"] == "subscribed"
 
 
-def test_a_hang_times_out_and_is_retried(connected, account, news_list, settings):
+def test_a_hang_times_out_and_the_next_attempt_reads_first(connected, account, news_list,
+                                                           settings):
     settings.MAILCHIMP_READ_TIMEOUT = 0.5
     add_fault(connected, "hang", seconds=2, route="/lists/*/members/*", times=1)
     footer_signup()
-    [push] = drain()
-    assert push.state == Push.State.WAITING and "timeout" in push.last_error.lower()
-    Push.objects.update(next_attempt_at=timezone.now())
+    [push] = drain(rounds=1)
+    assert push.state == Push.State.RETRY and "timeout" in push.last_error.lower()
+    assert Subscription.objects.get().outcome_unknown
+    _due_now()
+    account.clear_requests()
     drain()
+    assert [e["method"] for e in requests_log(account)][:1] == ["GET"]
     assert member(account, news_list, "ann@example.com")["status"] == "subscribed"
+    assert not Subscription.objects.get().outcome_unknown
 
 
-def test_retries_are_capped_then_failed_visibly(connected, news_list, settings):
-    settings.SUBSCRIPTIONS_PUSH_MAX_ATTEMPTS = 3
+def test_past_the_budget_a_failing_push_shows_failed_and_is_still_tried(connected, news_list,
+                                                                        settings):
+    settings.SUBSCRIPTIONS_RETRY_BUDGET_HOURS = 1
     add_fault(connected, "status", status=503, route="*")
     footer_signup()
-    for _ in range(3):
-        Push.objects.filter(state=Push.State.WAITING).update(next_attempt_at=timezone.now())
-        drain()
-    push = Push.objects.get()
-    assert push.state == Push.State.FAILED and push.attempts == 3
-    assert "Gave up after 3 attempts" in push.last_error
+    drain(rounds=1)
+    Subscription.objects.update(retry_since=timezone.now() - timedelta(hours=2))
+    _due_now()
+    drain(rounds=1)
+    subscription = Subscription.objects.get()
+    assert subscription.state == Subscription.State.FAILED
+    assert subscription.failure_reason.startswith("Still failing after")
+    assert not subscription.failed_permanently  # transient: the sweeper keeps trying
+    assert subscription.next_attempt_at > timezone.now() + timedelta(minutes=50)
     clear_faults(connected)
-    assert services.push_retry(push_ids=[push.pk]) == 1
+    _due_now()
     drain()
-    assert Push.objects.get().state == Push.State.DONE
+    assert Subscription.objects.get().state == Subscription.State.SUBSCRIBED
+
+
+def test_staff_retry_sends_a_permanently_failed_subscription_again(account, news_list):
+    footer_signup()
+    drain()
+    forget(account, news_list, "ann@example.com")
+    Subscription.objects.all().delete()  # e.g. a restored store database
+    footer_signup()
+    [push] = drain()
+    subscription = Subscription.objects.get()
+    assert push.state == Push.State.FAILED and subscription.failed_permanently
+    assert drain() == []  # a permanent error waits for a change or for staff
+    assert delivery.retry(subscription_ids=[subscription.pk]) == 1
+    [again] = drain()
+    assert again.pk != push.pk and again.state == Push.State.FAILED
+    assert "Forgotten Email Not Subscribed" in again.last_error
 
 
 def test_retry_delay_has_backoff_jitter_and_cap(settings):
     settings.SUBSCRIPTIONS_RETRY_BASE_SECONDS = 2
     settings.SUBSCRIPTIONS_RETRY_MAX_SECONDS = 60
-    delays = [services.retry_delay(attempt=n) for n in range(1, 12)]
+    delays = [delivery.retry_delay(attempt=n) for n in range(1, 12)]
     assert 1 <= delays[0] <= 2 and 2 <= delays[1] <= 4
     assert max(delays) <= 60
-    assert services.retry_delay(attempt=1, retry_after=30) == 30
+    assert delivery.retry_delay(attempt=1, retry_after=30) == 30
 
 
 def test_a_duplicate_delivery_changes_nothing(connected, account, news_list):
     footer_signup()
-    push = Push.objects.get()
-    assert services.push_claim(push_id=push.pk) is True
-    assert services.push_claim(push_id=push.pk) is False
-    services.push_send(push_id=push.pk)
+    sub = Subscription.objects.get()
+    first = delivery.claim(subscription_id=sub.pk)
+    assert first is not None
+    assert delivery.claim(subscription_id=sub.pk) is None  # a second worker gets nothing
+    delivery.deliver_claimed(first, client=delivery.mailchimp_client_build())
     puts = [e for e in requests_log(connected) if e.get("method") == "PUT"]
-    services.push_send(push_id=push.pk)  # a second delivery of a DONE push: nothing sent
+    assert delivery.deliver(subscription_id=sub.pk) is False  # nothing unsent: no call
     assert [e for e in requests_log(connected) if e.get("method") == "PUT"] == puts
 
 
-def test_the_pause_holds_pushes_until_lifted(connected, account, news_list, settings):
+def test_the_pause_holds_pushes_until_lifted(connected, account, news_list, broker_off):
     services.news_settings_update(double_opt_in=False, pushes_paused=True,
                                   customers_choose_lists=False)
     footer_signup()
     from subscriptions import tasks
 
-    push = Push.objects.get()
-    tasks.push_send.run(push.pk)
-    assert Push.objects.get().state == Push.State.WAITING
-    assert services.push_sweep(grace_seconds=0) == 0
+    sub = Subscription.objects.get()
+    tasks.push_send.run(sub.pk)
+    assert Subscription.objects.get().state == Subscription.State.WAITING
+    assert delivery.sweep()["due"] == 0
     assert member(account, news_list, "ann@example.com") is None
     services.news_settings_update(double_opt_in=False, pushes_paused=False,
                                   customers_choose_lists=False)
-    tasks.push_send.run(push.pk)
+    tasks.push_send.run(sub.pk)
     assert member(account, news_list, "ann@example.com")["status"] == "subscribed"
 
 
-def test_the_sweeper_resends_stale_sending_pushes(connected, account, news_list, broker_off):
+def test_the_sweeper_frees_a_dead_workers_claim_and_it_is_read_then_sent(
+    connected, account, news_list, broker_off, settings
+):
+    settings.SUBSCRIPTIONS_PUSH_TIME_LIMIT = 60
     footer_signup()
-    push = Push.objects.get()
-    services.push_claim(push_id=push.pk)  # a worker claimed it, then died
-    Push.objects.update(claimed_at=timezone.now() - timedelta(hours=1))
-    assert services.push_sweep(grace_seconds=0) == 1
-    assert Push.objects.get().state == Push.State.WAITING
+    sub = Subscription.objects.get()
+    assert delivery.claim(subscription_id=sub.pk)  # a worker claimed it, then died
+    Subscription.objects.update(claimed_at=timezone.now() - timedelta(seconds=76))
+    stats = delivery.sweep()
+    assert stats["lapsed"] == 1 and stats["due"] == 1
+    sub.refresh_from_db()
+    assert not sub.claim_token and sub.outcome_unknown
     broker_off.assert_called()
     drain()
     assert member(account, news_list, "ann@example.com")["status"] == "subscribed"
+
+
+def test_a_claim_younger_than_the_time_limit_is_left_alone(news_list, broker_off, settings):
+    settings.SUBSCRIPTIONS_PUSH_TIME_LIMIT = 60
+    footer_signup()
+    sub = Subscription.objects.get()
+    assert delivery.claim(subscription_id=sub.pk)
+    Subscription.objects.update(claimed_at=timezone.now() - timedelta(seconds=60))
+    assert delivery.sweep()["lapsed"] == 0
+    assert Subscription.objects.get().claim_token
 
 
 def test_email_change_carries_over_to_the_same_member(account, news_list):
@@ -267,22 +324,28 @@ def test_account_update_replaces_groups_and_unsubscribes_unticked(account, news_
     assert member(account, news_list, "cy@example.com")["status"] == "subscribed"
 
 
-def test_removed_audience_annuls_its_subscriptions_and_keeps_them(news_list):
+def test_a_removed_audience_holds_its_subscriptions_and_sends_them_when_it_returns(
+    account, news_list
+):
     footer_signup()
     news_list.removed_at = timezone.now()
     news_list.removed_reason = "Deleted in Mailchimp"
     news_list.save()
-    audience_removed.send(sender=type(news_list), audience_ids=[news_list.pk])
     subscription = Subscription.objects.get()
-    assert subscription.state == Subscription.State.ANNULLED
-    assert subscription.is_disabled and subscription.disabled_reason == "Deleted in Mailchimp"
-    assert Push.objects.get().state == Push.State.CANCELLED
+    assert subscription.is_annulled and subscription.is_disabled
+    assert drain() == []  # held, not cancelled
+    news_list.removed_at = None
+    news_list.save()
+    [push] = drain()
+    assert push.state == Push.State.DONE
+    assert member(account, news_list, "ann@example.com")["status"] == "subscribed"
 
 
-def test_removed_group_is_taken_off_and_kept_for_display(news_list):
+def test_a_removed_group_is_never_sent_and_kept_for_when_it_returns(account, news_list):
     footer_signup()
     offers = interest(news_list, "Offers")
-    interest_removed.send(sender=type(offers), interest_ids=[offers.pk])
-    subscription = Subscription.objects.get()
-    assert not subscription.interests.exists()
-    assert subscription.annulled_interests[0]["name"] == "Offers"
+    offers.removed_at = timezone.now()
+    offers.save()
+    [push] = drain()
+    assert "interests" not in push.payload["body"]
+    assert Subscription.objects.get().interests.filter(pk=offers.pk).exists()

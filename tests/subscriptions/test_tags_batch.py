@@ -2,8 +2,8 @@
 in the sync log, on their pushes, once the batch has run."""
 import pytest
 
-from subscriptions import services, tasks
-from subscriptions.models import Push, Source
+from subscriptions import delivery, services, tasks
+from subscriptions.models import Push
 from tests.conftest import wait_for
 
 from .factories import CustomerFactory
@@ -18,10 +18,10 @@ def backlog_sent(news_list, count: int) -> tuple[list, str]:
     """Queue `count` customers through the admin action and send them in-process."""
     customers = CustomerFactory.create_batch(count)
     services.subscriptions_subscribe_users(
-        user_ids=[c.pk for c in customers], audience_ids=[news_list.pk], source=Source.ADMIN
+        user_ids=[c.pk for c in customers], audience_ids=[news_list.pk]
     )
-    stats = services.push_backlog_send()
-    assert stats["done"] == count
+    stats = delivery.drain()
+    assert stats["created"] == count
     return customers
 
 
@@ -34,7 +34,7 @@ def batch_checked(broker_off) -> str:
     ]
     assert len(followed) == 1, broker_off.call_args_list
     batch_id = followed[0]
-    wait_for(lambda: services.push_tags_batch_check(batch_id=batch_id), timeout=10)
+    wait_for(lambda: delivery.tags_batch_check(batch_id=batch_id), timeout=10)
     return batch_id
 
 
@@ -44,7 +44,7 @@ def test_tags_mailchimp_applied_leave_the_log_clean(broker_off, account, news_li
     assert set(Push.objects.values_list("state", "last_error")) == {(Push.State.DONE, "")}
     for customer in customers:
         assert [t["name"] for t in member(account, news_list, customer.email)["tags"]] == [
-            "admin"]
+            "admin_bulk"]
 
 
 def test_tags_mailchimp_refused_are_shown_on_their_pushes(broker_off, account, news_list):
@@ -54,7 +54,7 @@ def test_tags_mailchimp_refused_are_shown_on_their_pushes(broker_off, account, n
     for push in Push.objects.all():
         # The member is in Mailchimp, so the push is done; the missing tag is said.
         assert push.state == Push.State.DONE
-        assert push.last_error.startswith(services.TAG_NOT_APPLIED)
+        assert push.last_error.startswith(delivery.TAG_NOT_APPLIED)
         assert "503" in push.last_error or "Service Unavailable" in push.last_error
     for customer in customers:
         subscribed = member(account, news_list, customer.email)
@@ -67,12 +67,12 @@ def test_a_batch_call_that_fails_is_shown_at_once(broker_off, account, news_list
     errors = set(Push.objects.values_list("state", "last_error"))
     assert len(errors) == 1
     state, error = errors.pop()
-    assert state == Push.State.DONE and error.startswith(services.TAG_NOT_APPLIED)
+    assert state == Push.State.DONE and error.startswith(delivery.TAG_NOT_APPLIED)
 
 
 def test_the_task_asks_again_until_the_batch_has_run(account, monkeypatch):
     answers = iter([False, True])
-    monkeypatch.setattr(services, "push_tags_batch_check", lambda batch_id: next(answers))
+    monkeypatch.setattr(delivery, "tags_batch_check", lambda batch_id: next(answers))
     retried = []
 
     def retry(**kwargs):
