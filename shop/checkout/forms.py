@@ -9,6 +9,16 @@ from subscriptions.forms import news_fields_add
 from .models import Order
 
 
+class CountrySelect(forms.Select):
+    """The country list, its line under the store's own country not a choice."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        if value == "":
+            option["attrs"]["disabled"] = True
+        return option
+
+
 class CheckoutForm(forms.ModelForm):
     """Name, email and address. Extend by subclassing (e.g. a newsletter opt-in field)."""
 
@@ -16,7 +26,7 @@ class CheckoutForm(forms.ModelForm):
     country = LazyTypedChoiceField(
         choices=countries,
         label="Country",
-        widget=forms.Select(attrs={"autocomplete": "country"}),
+        widget=CountrySelect(attrs={"autocomplete": "country"}),
         error_messages={
             "required": "Please choose your country from the list.",
             "invalid_choice": "Please choose your country from the list.",

@@ -17,6 +17,7 @@ def test_the_country_is_a_list_with_the_stores_country_chosen_and_first():
     first_option = html.split("<option", 2)[1]
     assert 'value="GB" selected>United Kingdom' in first_option
     assert '<option value="DE">Germany</option>' in html
+    assert '<option value="" disabled>──────────</option>' in html  # a line, not a choice
     assert html.count("<option") > 240
 
 
