@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_countries",
     "shop.accounts",
     "shop.catalogue",
     "shop.cart",
@@ -125,6 +126,20 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 if "STATIC_ROOT" not in os.environ:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
 STATICFILES_DIRS = [BASE_DIR / "shop" / "static"]  # the storefront's CSS
+# Files served at the site's root by WhiteNoise, in development and production: /favicon.ico.
+WHITENOISE_ROOT = BASE_DIR / "shop" / "public"
+
+# Uploaded files: product pictures (the demo seed draws its own into MEDIA_ROOT).
+MEDIA_URL = os.environ.get("MEDIA_URL", "/media/")
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+# The store serves MEDIA_ROOT at MEDIA_URL itself (Django's file view, read from disk on each
+# request): enough for a catalogue's pictures on one server. WhiteNoise cannot do it, as it
+# only knows the files present when the process starts. Set 0 when a front web server or a
+# CDN serves MEDIA_ROOT at MEDIA_URL instead.
+SERVE_MEDIA = env_bool("SERVE_MEDIA", default=MEDIA_URL.startswith("/"))
+if SERVE_MEDIA and not MEDIA_URL.startswith("/"):
+    raise ImproperlyConfigured("SERVE_MEDIA needs a MEDIA_URL on this site, like /media/.")
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -149,6 +164,10 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 STORE_NAME = os.environ.get("STORE_NAME", "Hilltop Goods")
+# The country preselected at checkout and listed first (an ISO 3166 code, e.g. GB, US, DE).
+STORE_DEFAULT_COUNTRY = os.environ.get("STORE_DEFAULT_COUNTRY", "GB").strip().upper()
+COUNTRIES_FIRST = [STORE_DEFAULT_COUNTRY]
+COUNTRIES_FIRST_BREAK = "──────────"
 
 # The cache holds the footer form's per-IP counters, so every web process must share it:
 # Redis when there is one, else a table in the database.

@@ -1,6 +1,9 @@
 """URLs of the storefront and the back office."""
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+
+from .views import media_serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,3 +13,6 @@ urlpatterns = [
     path("newsletter/", include("subscriptions.urls")),
     path("", include("shop.catalogue.urls")),
 ]
+
+if settings.SERVE_MEDIA:
+    urlpatterns.insert(0, path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media_serve))

@@ -14,6 +14,8 @@ from shop.settings import REDIS_URL, celery_queues
 # Each test process keeps its own counters (the footer's per-IP limit), never a shared Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Uploaded pictures go to a folder of this run, never the dev store's var/media.
+MEDIA_ROOT = os.environ.setdefault("SHOP_TEST_MEDIA_ROOT", tempfile.mkdtemp(prefix="media-"))
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 
 CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault("SHOP_TEST_QUEUE", f"test-{uuid.uuid4().hex}")

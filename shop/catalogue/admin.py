@@ -1,6 +1,7 @@
 """Back office for products, with their variants edited on the product's page."""
 from django.contrib import admin
 from django.db.models import Count, Min, Sum
+from django.utils.html import format_html
 
 from .models import Product, Variant
 from .templatetags.money import money
@@ -14,12 +15,18 @@ class VariantInline(admin.TabularInline):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["name", "active", "variant_count", "from_price", "total_stock", "created"]
+    list_display = [
+        "thumbnail", "name", "active", "variant_count", "from_price", "total_stock", "created",
+    ]
+    list_display_links = ["thumbnail", "name"]
     list_filter = ["active", "created"]
     search_fields = ["name", "slug", "variants__sku"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created"]
-    fields = ["name", "slug", "description", "active", "created"]
+    readonly_fields = ["created", "picture_preview"]
+    fields = [
+        "name", "slug", "description", "active", "image", "picture_preview", "image_alt",
+        "created",
+    ]
     inlines = [VariantInline]
 
     def get_queryset(self, request):
@@ -44,3 +51,20 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(description="in stock", ordering="total_stock")
     def total_stock(self, product):
         return product.total_stock or 0
+
+    @admin.display(description="picture")
+    def thumbnail(self, product):
+        return picture_tag(product, width=64, height=48, alt="") if product.image else "–"
+
+    @admin.display(description="current picture")
+    def picture_preview(self, product):
+        if not product.image:
+            return "No picture yet: the shop shows a plain placeholder."
+        return picture_tag(product, width=240, height=180, alt=product.image_description)
+
+
+def picture_tag(product, *, width: int, height: int, alt: str):
+    return format_html(
+        '<img src="{}" alt="{}" width="{}" height="{}" style="object-fit: cover;">',
+        product.image.url, alt, width, height,
+    )

@@ -11,6 +11,21 @@ class Product(models.Model):
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     active = models.BooleanField(default=True, help_text="Only active products are on sale.")
+    image = models.ImageField(
+        "picture",
+        upload_to="products/",
+        blank=True,
+        help_text="Shown in the shop; a wide picture (4:3) looks best. JPEG, PNG or WebP.",
+    )
+    image_alt = models.CharField(
+        "picture description",
+        max_length=200,
+        blank=True,
+        help_text=(
+            'What the picture shows, for people who cannot see it, e.g. "A white enamel mug '
+            'with a blue rim". Empty: the product\'s name.'
+        ),
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -21,6 +36,11 @@ class Product(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalogue:product_detail", kwargs={"slug": self.slug})
+
+    @property
+    def image_description(self) -> str:
+        """The picture's alt text."""
+        return self.image_alt or self.name
 
 
 class Variant(models.Model):

@@ -30,3 +30,8 @@ def variant_get_on_sale(*, variant_id: int) -> Variant | None:
         .filter(pk=variant_id, product__active=True)
         .first()
     )
+
+
+def product_image_missing(*, product: Product) -> bool:
+    """True when the product has no picture, or its file is gone (a wiped media folder)."""
+    return not product.image or not product.image.storage.exists(product.image.name)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.files.base import ContentFile
 from django.db import transaction
 
 from .models import Product, Variant
@@ -31,3 +32,11 @@ def variant_get_or_create(
     return Variant.objects.get_or_create(
         sku=sku, defaults={"product": product, "name": name, "price": price, "stock": stock}
     )
+
+
+def product_image_set(*, product: Product, content: bytes, filename: str, alt: str = "") -> Product:
+    """Give `product` this picture (saved to the media storage) and its description."""
+    product.image.save(filename, ContentFile(content), save=False)
+    product.image_alt = alt
+    product.save(update_fields=["image", "image_alt"])
+    return product

@@ -26,7 +26,7 @@ class OrderLineInline(admin.TabularInline):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ["number", "created", "email", "full_name", "status", "total"]
-    list_filter = ["status", "created"]
+    list_filter = ["status", "created", "country"]
     date_hierarchy = "created"
     search_fields = ["number", "email", "last_name"]
     list_select_related = ["user"]

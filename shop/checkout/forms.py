@@ -1,13 +1,37 @@
 """The checkout form: who is buying and where it goes."""
 from django import forms
+from django.conf import settings
+from django_countries import countries
+from django_countries.fields import LazyTypedChoiceField
 
 from subscriptions.forms import news_fields_add
 
 from .models import Order
 
 
+class CountrySelect(forms.Select):
+    """The country list, its line under the store's own country not a choice."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        if value == "":
+            option["attrs"]["disabled"] = True
+        return option
+
+
 class CheckoutForm(forms.ModelForm):
     """Name, email and address. Extend by subclassing (e.g. a newsletter opt-in field)."""
+
+    # A list to pick from, the store's own country chosen already (no empty first choice).
+    country = LazyTypedChoiceField(
+        choices=countries,
+        label="Country",
+        widget=CountrySelect(attrs={"autocomplete": "country"}),
+        error_messages={
+            "required": "Please choose your country from the list.",
+            "invalid_choice": "Please choose your country from the list.",
+        },
+    )
 
     class Meta:
         model = Order
@@ -31,7 +55,6 @@ class CheckoutForm(forms.ModelForm):
             "address_line1": {"required": "Please enter the first line of your address."},
             "city": {"required": "Please enter your town or city."},
             "postcode": {"required": "Please enter your postcode."},
-            "country": {"required": "Please enter your country."},
         }
         widgets = {
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
@@ -41,11 +64,11 @@ class CheckoutForm(forms.ModelForm):
             "address_line2": forms.TextInput(attrs={"autocomplete": "address-line2"}),
             "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
             "postcode": forms.TextInput(attrs={"autocomplete": "postal-code"}),
-            "country": forms.TextInput(attrs={"autocomplete": "country-name"}),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["country"].initial = settings.STORE_DEFAULT_COUNTRY
         news_fields_add(self)  # the newsletter opt-in (subscriptions app)
 
     def order_details(self) -> dict:

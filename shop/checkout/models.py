@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django_countries.fields import CountryField
 
 
 class Order(models.Model):
@@ -29,7 +30,7 @@ class Order(models.Model):
     address_line2 = models.CharField("address line 2", max_length=255, blank=True)
     city = models.CharField(max_length=120)
     postcode = models.CharField(max_length=20)
-    country = models.CharField(max_length=100)
+    country = CountryField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLACED)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     created = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -95,7 +95,7 @@ def order_place(
     address_line2: str = "",
     city: str,
     postcode: str,
-    country: str,
+    country: str,  # an ISO 3166 code, e.g. "GB"
 ) -> Order:
     """Turn the cart into an order. Raises OrderError (nothing saved) if it cannot.
 

@@ -31,3 +31,10 @@ def client_cart(client):
         return response
 
     return add
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Uploaded files of this test only, in a folder of its own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT

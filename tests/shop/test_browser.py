@@ -5,6 +5,8 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from shop.catalogue.demo_images import demo_picture
+from shop.catalogue.services import product_image_set
 from shop.checkout.models import Order
 from tests.shop.accounts.factories import PASSWORD, StaffUserFactory
 from tests.shop.catalogue.factories import ProductFactory, VariantFactory
@@ -52,7 +54,7 @@ def test_a_customer_buys_something_and_finds_the_order_in_their_account(page, li
     form.get_by_label("Address line 1").fill("1 High Street")
     form.get_by_label("City").fill("Hilltown")
     form.get_by_label("Postcode").fill("HT1 1AA")
-    form.get_by_label("Country").fill("United Kingdom")
+    form.get_by_label("Country").select_option(label="United Kingdom")
     form.get_by_role("button", name="Place order").click()
 
     expect(page.get_by_role("heading", name="Thank you for your order")).to_be_visible()
@@ -87,3 +89,46 @@ def test_an_admin_signs_in_and_opens_an_order(page, live_server):
     content = page.locator("#content")
     expect(content).to_contain_text("Enamel Camp Mug")
     expect(content).to_contain_text(line.order.email)
+
+
+def test_a_visitor_sees_product_pictures_and_picks_a_country_at_checkout(
+    page, live_server, media_root
+):
+    mug = ProductFactory(name="Enamel Camp Mug", slug="enamel-camp-mug")
+    content, description = demo_picture("enamel-camp-mug")
+    product_image_set(product=mug, content=content, filename="mug.webp", alt=description)
+    VariantFactory(product=mug, name="White", price=Decimal("12.00"))
+    VariantFactory(product__name="Plain Socks")  # no picture yet
+
+    page.goto(live_server.url + "/")
+    picture = page.get_by_role("img", name=description)
+    expect(picture).to_be_visible()
+    # Loaded and decoded by the browser, not a broken image.
+    assert picture.evaluate("img => img.decode().then(() => img.naturalWidth)") == 800
+    placeholder = page.get_by_test_id("picture-placeholder")
+    expect(placeholder).to_be_visible()
+    assert placeholder.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
+    favicon = page.locator('link[rel="icon"]').first.get_attribute("href")
+    assert page.request.get(live_server.url + favicon).ok
+
+    page.get_by_role("link", name="Enamel Camp Mug").click()
+    expect(page.get_by_role("img", name=description)).to_be_visible()
+    page.locator("form.add-to-cart").get_by_role("button", name="Add to cart").click()
+    page.goto(live_server.url + reverse("checkout:checkout"))
+
+    form = page.locator("form.checkout-form")
+    country = form.get_by_label("Country")
+    expect(country).to_have_value("GB")  # the store's own country, chosen already
+    country.select_option(label="Ireland")
+    form.get_by_label("Email").fill("aoife@example.com")
+    form.get_by_label("First name").fill("Aoife")
+    form.get_by_label("Last name").fill("Byrne")
+    form.get_by_label("Address line 1").fill("2 Quay Street")
+    form.get_by_label("City").fill("Galway")
+    form.get_by_label("Postcode").fill("H91 X2Y3")
+    form.get_by_role("button", name="Place order").click()
+
+    expect(page.get_by_role("heading", name="Thank you for your order")).to_be_visible()
+    expect(page.locator("address")).to_contain_text("Galway H91 X2Y3")
+    expect(page.locator("address")).to_contain_text("Ireland")
+    assert Order.objects.get().country == "IE"

@@ -129,7 +129,7 @@ def test_registration_lets_customers_choose_when_the_store_says_so(client, accou
 def checkout_data(email="buyer@example.com", **extra):
     return {"first_name": "Bea", "last_name": "Buyer", "email": email,
             "address_line1": "1 High St", "city": "Town", "postcode": "AB1 2CD",
-            "country": "UK", **extra}
+            "country": "GB", **extra}
 
 
 def test_a_guest_ticks_the_box_at_checkout(client, account, news_list):

@@ -37,3 +37,11 @@ def test_stock_cannot_go_below_zero():
 def test_price_cannot_be_negative():
     with pytest.raises(IntegrityError):
         VariantFactory(price=Decimal("-1.00"))
+
+
+def test_picture_description_falls_back_to_the_name():
+    product = ProductFactory(name="Enamel Mug", image_alt="")
+    assert product.image_description == "Enamel Mug"
+    product.image_alt = "A white mug with a blue rim"
+    assert product.image_description == "A white mug with a blue rim"
+

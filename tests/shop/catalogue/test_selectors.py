@@ -4,7 +4,11 @@ from decimal import Decimal
 import pytest
 
 from shop.catalogue import selectors
-from tests.shop.catalogue.factories import ProductFactory, VariantFactory
+from tests.shop.catalogue.factories import (
+    ProductFactory,
+    ProductWithPictureFactory,
+    VariantFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,3 +29,11 @@ def test_variant_get_on_sale_skips_inactive_products():
     variant = VariantFactory(product__active=False)
     assert selectors.variant_get_on_sale(variant_id=variant.pk) is None
     assert selectors.variant_get_on_sale(variant_id=VariantFactory().pk) is not None
+
+
+def test_product_image_missing_when_none_or_the_file_is_gone(media_root):
+    assert selectors.product_image_missing(product=ProductFactory())
+    product = ProductWithPictureFactory()
+    assert not selectors.product_image_missing(product=product)
+    product.image.storage.delete(product.image.name)
+    assert selectors.product_image_missing(product=product)

@@ -2,9 +2,14 @@
 from decimal import Decimal
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
-from tests.shop.catalogue.factories import ProductFactory, VariantFactory
+from tests.shop.catalogue.factories import (
+    ProductFactory,
+    ProductWithPictureFactory,
+    VariantFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +48,25 @@ def test_product_page_out_of_stock(client):
     VariantFactory(product=product, stock=0)
     page = client.get(product.get_absolute_url()).content.decode()
     assert "out of stock" in page and "Add to cart" not in page
+
+
+def test_product_list_and_page_show_the_picture_with_its_description(client, media_root):
+    product = ProductWithPictureFactory(name="Mug", slug="mug", image_alt="A green mug")
+    VariantFactory(product=product)
+    tag = f'src="{product.image.url}" alt="A green mug"'
+    listing = client.get(reverse("catalogue:product_list")).content.decode()
+    assert tag in listing and 'loading="lazy"' in listing
+    page = client.get(product.get_absolute_url()).content.decode()
+    assert tag in page
+    # The picture is served, and is the file that was uploaded.
+    picture = client.get(product.image.url)
+    assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
+    assert b"".join(picture.streaming_content) == (media_root / product.image.name).read_bytes()
+
+
+def test_a_product_without_a_picture_shows_the_placeholder(client):
+    VariantFactory(product__name="Plain", product__slug="plain")
+    for url in (reverse("catalogue:product_list"), "/products/plain/"):
+        page = client.get(url).content.decode()
+        assert 'src="/static/shop/product-placeholder.svg" alt=""' in page
+    assert finders.find("shop/product-placeholder.svg")  # a static file, like the CSS

@@ -20,7 +20,7 @@ class OrderFactory(DjangoModelFactory):
     address_line1 = "1 High Street"
     city = "Hilltown"
     postcode = "HT1 1AA"
-    country = "United Kingdom"
+    country = "GB"
     total = Decimal("10.00")
 
 

@@ -48,3 +48,13 @@ def test_changing_the_status_in_the_admin(admin_client):
 
 def test_orders_cannot_be_added_in_the_admin(admin_client):
     assert admin_client.get(reverse("admin:checkout_order_add")).status_code == 403
+
+
+def test_an_order_shows_its_country_by_name_and_can_be_filtered_by_it(admin_client):
+    german = OrderFactory(number="GERMAN12", country="DE")
+    OrderFactory(number="BRITISH1", country="GB")
+    change = admin_client.get(reverse("admin:checkout_order_change", args=[german.pk]))
+    assert '<div class="readonly">Germany</div>' in change.content.decode()
+    url = reverse("admin:checkout_order_changelist")
+    filtered = admin_client.get(url, {"country__exact": "DE"}).content.decode()
+    assert "GERMAN12" in filtered and "BRITISH1" not in filtered

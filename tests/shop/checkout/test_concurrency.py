@@ -18,7 +18,7 @@ DETAILS = {
     "address_line1": "2 High Street",
     "city": "Hilltown",
     "postcode": "HT1 1AA",
-    "country": "United Kingdom",
+    "country": "GB",
 }
 
 

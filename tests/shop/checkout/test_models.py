@@ -32,3 +32,9 @@ def test_order_numbers_are_unique():
 def test_a_line_needs_a_positive_quantity():
     with pytest.raises(IntegrityError):
         OrderLineFactory(quantity=0)
+
+
+def test_the_country_is_kept_as_a_code_and_read_as_a_name():
+    order = OrderFactory(country="DE")
+    order.refresh_from_db()
+    assert order.country.code == "DE" and order.country.name == "Germany"

@@ -26,7 +26,7 @@ DETAILS = {
     "address_line2": "",
     "city": "Hilltown",
     "postcode": "HT1 1AA",
-    "country": "United Kingdom",
+    "country": "GB",
 }
 
 

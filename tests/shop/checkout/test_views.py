@@ -20,7 +20,7 @@ ADDRESS = {
     "address_line2": "",
     "city": "Hilltown",
     "postcode": "HT1 1AA",
-    "country": "United Kingdom",
+    "country": "GB",
 }
 
 
@@ -111,3 +111,19 @@ def test_confirmation_of_someone_elses_order_is_not_found(client):
     assert client.get(url).status_code == 404
     client.force_login(order.user)
     assert client.get(url).status_code == 200
+
+
+def test_the_confirmation_names_the_chosen_country(client, client_cart):
+    client_cart(VariantFactory(), 1)
+    page = client.get(reverse("checkout:checkout")).content.decode()
+    assert '<option value="GB" selected>United Kingdom</option>' in page
+    response = client.post(reverse("checkout:checkout"), {**ADDRESS, "country": "IE"}, follow=True)
+    assert Order.objects.get().country == "IE"
+    assert "<br>\n    Ireland\n  </address>" in response.content.decode()
+
+
+def test_checkout_without_a_country_says_what_to_do(client, client_cart):
+    client_cart(VariantFactory(), 1)
+    response = client.post(reverse("checkout:checkout"), {**ADDRESS, "country": ""})
+    assert response.status_code == 200 and not Order.objects.exists()
+    assert "Please choose your country from the list." in response.content.decode()

@@ -3,9 +3,16 @@ import os
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
+from django.template.defaultfilters import pluralize
 
 from shop.accounts.services import user_ensure_superuser
-from shop.catalogue.services import product_get_or_create, variant_get_or_create
+from shop.catalogue.demo_images import demo_picture
+from shop.catalogue.selectors import product_image_missing
+from shop.catalogue.services import (
+    product_get_or_create,
+    product_image_set,
+    variant_get_or_create,
+)
 
 DEMO_ADMIN_EMAIL = "admin@example.com"
 DEFAULT_DEMO_ADMIN_PASSWORD = "admin-demo-123"
@@ -62,8 +69,9 @@ DEMO_PRODUCTS = [
 
 class Command(BaseCommand):
     help = (
-        "Create a demo catalogue and the admin@example.com superuser (password from "
-        "DEMO_ADMIN_PASSWORD). Existing products, stock and passwords are left alone."
+        "Create a demo catalogue with pictures and the admin@example.com superuser (password "
+        "from DEMO_ADMIN_PASSWORD). Existing products, pictures, stock and passwords are left "
+        "alone; a picture whose file is missing is drawn again."
     )
 
     def add_arguments(self, parser):
@@ -74,10 +82,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reset_password: bool = False, **options):
-        products_created = variants_created = 0
+        products_created = variants_created = pictures_drawn = 0
         for slug, name, description, variants in DEMO_PRODUCTS:
             product, created = product_get_or_create(slug=slug, name=name, description=description)
             products_created += created
+            picture = demo_picture(slug)
+            if picture and product_image_missing(product=product):
+                content, alt = picture
+                product_image_set(
+                    product=product, content=content, filename=f"{slug}.webp", alt=alt
+                )
+                pictures_drawn += 1
             for sku, variant_name, price, stock in variants:
                 _, created = variant_get_or_create(
                     product=product, sku=sku, name=variant_name, price=Decimal(price), stock=stock
@@ -89,7 +104,9 @@ class Command(BaseCommand):
             email=DEMO_ADMIN_EMAIL, password=password, reset_password=reset_password
         )
         self.stdout.write(
-            f"Catalogue: {products_created} products and {variants_created} variants added "
+            f"Catalogue: {products_created} product{pluralize(products_created)}, "
+            f"{variants_created} variant{pluralize(variants_created)} and "
+            f"{pictures_drawn} picture{pluralize(pictures_drawn)} added "
             f"({len(DEMO_PRODUCTS)} demo products in all)."
         )
         if user_created or reset_password:
