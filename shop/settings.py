@@ -145,6 +145,10 @@ SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if SE
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_SSL
 SECURE_HSTS_PRELOAD = SECURE_SSL
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_SSL else None
+# How many reverse proxies of our own (load balancer, nginx) sit in front of the store. The
+# customer's IP is then the right-most X-Forwarded-For entry they did not add (shop/http.py);
+# 0 trusts the header not at all, since anyone can send it.
+SHOP_TRUSTED_PROXY_COUNT = int(os.environ.get("SHOP_TRUSTED_PROXY_COUNT", "0"))
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
