@@ -223,6 +223,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic jobs register themselves here (see each app's tasks for the entries).
 CELERY_BEAT_SCHEDULE: dict = {}
+# Periodic jobs (sweepers, checks) go to a queue of their own, so a backlog of sends never
+# starves them; a worker must consume it too (`-Q celery,maintenance`).
+CELERY_MAINTENANCE_QUEUE = "maintenance"
 
 LOGGING = {
     "version": 1,
@@ -231,6 +234,25 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# --- Checkout: order confirmations (shop/checkout/) ---------------------------------------
+# The sweeper queues again a confirmation still unsent this long after the order (the broker
+# was down, every retry failed, the worker died); past the give-up age it is left unsent.
+CHECKOUT_CONFIRMATION_SWEEP_INTERVAL_SECONDS = float(
+    os.environ.get("CHECKOUT_CONFIRMATION_SWEEP_INTERVAL_SECONDS", "300")
+)
+CHECKOUT_CONFIRMATION_GRACE_SECONDS = float(
+    os.environ.get("CHECKOUT_CONFIRMATION_GRACE_SECONDS", "600")
+)
+CHECKOUT_CONFIRMATION_GIVE_UP_HOURS = float(
+    os.environ.get("CHECKOUT_CONFIRMATION_GIVE_UP_HOURS", "72")
+)
+CHECKOUT_CONFIRMATION_SWEEP_BATCH = 500  # per run; the next run takes the rest
+CELERY_BEAT_SCHEDULE["checkout-order-confirmation-sweep"] = {
+    "task": "checkout.order_confirmation_sweep",
+    "schedule": CHECKOUT_CONFIRMATION_SWEEP_INTERVAL_SECONDS,
+    "options": {"queue": CELERY_MAINTENANCE_QUEUE},
 }
 
 # --- Mailchimp integration: audiences and groups (mailchimp_integration/) -------------------

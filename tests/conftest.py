@@ -122,6 +122,8 @@ def worker_extra_env(mailchimp_sandbox_server, tmp_path_factory):
         "SUBSCRIPTIONS_RETRY_MAX_SECONDS": "2",
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(tmp_path_factory.mktemp("worker-mail")),
+        # A sweep the tests trigger sends every confirmation still unsent, however recent.
+        "CHECKOUT_CONFIRMATION_GRACE_SECONDS": "0",
     }
 
 
