@@ -38,6 +38,9 @@ if not SECRET_KEY:
     if not (DEBUG or env_bool("SHOP_DEVELOPMENT", default=True)):
         raise ImproperlyConfigured("SECRET_KEY must be set in production.")
     SECRET_KEY = development_secret_key()
+# Former SECRET_KEYs (comma-separated) still accepted while sessions, signatures and the
+# stored Mailchimp key move to the new one (see `manage.py reencrypt_mailchimp_key`).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -256,12 +259,16 @@ CELERY_BEAT_SCHEDULE["checkout-order-confirmation-sweep"] = {
 }
 
 # --- Mailchimp integration: audiences and groups (mailchimp_integration/) -------------------
-# MAILCHIMP_API_KEY from the environment wins over a key saved in the admin (stored
-# encrypted with MAILCHIMP_ENCRYPTION_KEY, else a key derived from SECRET_KEY).
+# MAILCHIMP_API_KEY from the environment wins over a key saved in the admin, stored encrypted
+# with the first of MAILCHIMP_ENCRYPTION_KEYS (comma-separated, newest first), else with a key
+# derived from SECRET_KEY; the others and SECRET_KEY_FALLBACKS still decrypt it.
 MAILCHIMP_API_KEY = os.environ.get("MAILCHIMP_API_KEY", "")
 # Base URL, e.g. the sandbox http://127.0.0.1:8100/3.0; empty: https://<dc>.api.mailchimp.com/3.0
 MAILCHIMP_API_URL = os.environ.get("MAILCHIMP_API_URL", "")
-MAILCHIMP_ENCRYPTION_KEY = os.environ.get("MAILCHIMP_ENCRYPTION_KEY", "")
+# MAILCHIMP_ENCRYPTION_KEY, the one-key name of earlier releases, is still read.
+MAILCHIMP_ENCRYPTION_KEYS = env_list("MAILCHIMP_ENCRYPTION_KEYS") or env_list(
+    "MAILCHIMP_ENCRYPTION_KEY"
+)
 MAILCHIMP_CONNECT_TIMEOUT = float(os.environ.get("MAILCHIMP_CONNECT_TIMEOUT", "3.05"))
 MAILCHIMP_READ_TIMEOUT = float(os.environ.get("MAILCHIMP_READ_TIMEOUT", "20"))
 # Simultaneous connections per process; Mailchimp allows 10 per account, so never more.
