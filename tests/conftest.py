@@ -138,3 +138,11 @@ def point_store_at_sandbox(settings, sandbox) -> None:
     settings.MAILCHIMP_API_KEY = sandbox.api_key
     settings.MAILCHIMP_READ_TIMEOUT = 2
     settings.MAILCHIMP_CONNECT_TIMEOUT = 1
+
+
+@pytest.fixture
+def no_mailchimp_key_in_environment(settings):
+    """Only a key entered in the admin counts, encrypted with SECRET_KEY alone."""
+    settings.MAILCHIMP_API_KEY = ""
+    settings.MAILCHIMP_ENCRYPTION_KEYS = []
+    settings.SECRET_KEY_FALLBACKS = []

@@ -14,10 +14,8 @@ OLD_SECRET, NEW_SECRET = "the old secret key", "the new secret key"
 
 
 @pytest.fixture
-def stored_under_old_secret_key(settings):
-    settings.MAILCHIMP_API_KEY = ""  # the key entered in the admin is the one in force
-    settings.MAILCHIMP_ENCRYPTION_KEYS = []
-    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = OLD_SECRET, []
+def stored_under_old_secret_key(no_mailchimp_key_in_environment, settings):
+    settings.SECRET_KEY = OLD_SECRET
     return MailchimpConnection.objects.create(
         pk=MailchimpConnection.SINGLETON_ID, api_key_encrypted=crypto.encrypt(API_KEY)
     )

@@ -8,13 +8,6 @@ from mailchimp_integration.selectors import delivery_blocked_reason
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def no_key_in_environment(settings):
-    settings.MAILCHIMP_API_KEY = ""
-    settings.MAILCHIMP_ENCRYPTION_KEYS = []
-    settings.SECRET_KEY_FALLBACKS = []
-
-
 def store_key(api_key: str) -> None:
     MailchimpConnection.objects.update_or_create(
         pk=MailchimpConnection.SINGLETON_ID,
@@ -22,7 +15,7 @@ def store_key(api_key: str) -> None:
     )
 
 
-def test_with_no_api_key_delivery_is_blocked_until_one_is_entered(no_key_in_environment):
+def test_with_no_api_key_delivery_is_blocked_until_one_is_entered(no_mailchimp_key_in_environment):
     assert delivery_blocked_reason() == (
         "Mailchimp is not connected: no API key is set. Enter it on the Mailchimp integration "
         "page."
@@ -30,7 +23,7 @@ def test_with_no_api_key_delivery_is_blocked_until_one_is_entered(no_key_in_envi
 
 
 def test_a_stored_key_that_cannot_be_decrypted_blocks_delivery_and_names_the_fix(
-    no_key_in_environment, settings
+    no_mailchimp_key_in_environment, settings
 ):
     store_key("0123456789abcdef0123456789ab9876-us6")
     settings.SECRET_KEY = "a new secret key"
@@ -43,7 +36,7 @@ def test_a_stored_key_that_cannot_be_decrypted_blocks_delivery_and_names_the_fix
     assert "9876" not in reason
 
 
-def test_a_key_without_its_data_centre_blocks_delivery(no_key_in_environment, settings):
+def test_a_key_without_its_data_centre_blocks_delivery(no_mailchimp_key_in_environment, settings):
     settings.MAILCHIMP_API_URL = ""
     store_key("0123456789abcdef0123456789ab9876")
     assert delivery_blocked_reason() == (
@@ -53,7 +46,7 @@ def test_a_key_without_its_data_centre_blocks_delivery(no_key_in_environment, se
 
 
 def test_a_usable_stored_key_leaves_delivery_open_in_one_query_and_no_call_to_mailchimp(
-    no_key_in_environment, settings, mailchimp, django_assert_max_num_queries
+    no_mailchimp_key_in_environment, settings, mailchimp, django_assert_max_num_queries
 ):
     settings.MAILCHIMP_API_URL = mailchimp.url
     store_key(mailchimp.api_key)

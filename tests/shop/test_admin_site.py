@@ -22,13 +22,6 @@ PAGES = [
 ]
 
 
-@pytest.fixture
-def no_key_in_environment(settings):
-    settings.MAILCHIMP_API_KEY = ""
-    settings.MAILCHIMP_ENCRYPTION_KEYS = []
-    settings.SECRET_KEY_FALLBACKS = []
-
-
 def banner_of(html: str) -> str:
     start = html.find('data-testid="mailchimp-blocked"')
     return html[start:html.find("</li>", start)] if start != -1 else ""
@@ -36,7 +29,7 @@ def banner_of(html: str) -> str:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_with_no_api_key_every_admin_page_says_so_and_links_to_the_settings(
-    admin_client, no_key_in_environment, page
+    admin_client, no_mailchimp_key_in_environment, page
 ):
     html = admin_client.get(reverse(page)).content.decode()
     banner = banner_of(html)
@@ -46,7 +39,7 @@ def test_with_no_api_key_every_admin_page_says_so_and_links_to_the_settings(
 
 
 def test_an_undecryptable_key_is_named_with_its_fix_and_never_shown(
-    admin_user, no_key_in_environment, settings
+    admin_user, no_mailchimp_key_in_environment, settings
 ):
     api_key = "0123456789abcdef0123456789ab9876-us6"
     MailchimpConnection.objects.create(
@@ -64,7 +57,7 @@ def test_an_undecryptable_key_is_named_with_its_fix_and_never_shown(
 
 
 def test_on_the_settings_page_the_banner_does_not_link_to_itself(
-    admin_client, no_key_in_environment
+    admin_client, no_mailchimp_key_in_environment
 ):
     banner = banner_of(admin_client.get(reverse(SETTINGS_URL)).content.decode())
     assert "Mailchimp is not connected" in banner and "<a " not in banner
@@ -76,7 +69,9 @@ def test_a_connected_store_shows_no_banner(admin_client, settings):
     assert "mailchimp-blocked" not in html and "Mailchimp is not connected" not in html
 
 
-def test_only_staff_who_may_open_the_mailchimp_settings_see_the_banner(no_key_in_environment):
+def test_only_staff_who_may_open_the_mailchimp_settings_see_the_banner(
+    no_mailchimp_key_in_environment,
+):
     def index_for(user) -> str:
         client = Client()
         client.force_login(user)
