@@ -228,7 +228,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {}
 # Periodic jobs (sweepers, checks) go to a queue of their own, so a backlog of sends never
 # starves them; a worker must consume it too (`-Q celery,maintenance`).
-CELERY_MAINTENANCE_QUEUE = "maintenance"
+CELERY_MAINTENANCE_QUEUE = os.environ.get("CELERY_MAINTENANCE_QUEUE", "maintenance")
 
 LOGGING = {
     "version": 1,

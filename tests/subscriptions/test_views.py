@@ -70,6 +70,12 @@ def test_the_footer_is_rate_limited_per_ip(client, news_list, settings):
     cache.clear()
 
 
+def consent_ips(**subscription_filter) -> set[str]:
+    """The IP addresses the consents were recorded with (of these subscriptions)."""
+    subscriptions = Subscription.objects.filter(**subscription_filter)
+    return set(subscriptions.values_list("consent_ip", flat=True))
+
+
 def test_behind_one_proxy_the_footer_limit_is_per_customer_and_the_consent_ip_is_theirs(
     client, news_list, settings
 ):
@@ -87,14 +93,12 @@ def test_behind_one_proxy_the_footer_limit_is_per_customer_and_the_consent_ip_is
 
     # Eleven customers behind the one proxy: each has their own allowance.
     assert [via_proxy(n, f"198.51.100.{n}") for n in range(11)] == [302] * 11
-    assert set(Subscription.objects.values_list("consent_ip", flat=True)) == {
-        f"198.51.100.{n}" for n in range(11)
-    }
+    assert consent_ips() == {f"198.51.100.{n}" for n in range(11)}
     # One customer over the limit is refused, whatever they put left of the proxy's entry.
     assert via_proxy(20, "203.0.113.7") == 302
     assert via_proxy(21, "203.0.113.7", forged="192.0.2.1, ") == 302
     assert via_proxy(22, "203.0.113.7", forged="192.0.2.2, ") == 429
-    assert Subscription.objects.get(email="c21@example.com").consent_ip == "203.0.113.7"
+    assert consent_ips(email="c21@example.com") == {"203.0.113.7"}
     cache.clear()
 
 
@@ -110,7 +114,7 @@ def test_with_no_trusted_proxy_a_forged_x_forwarded_for_is_ignored(client, news_
         for n in range(3)
     ]
     assert codes == [302, 302, 429]  # a new forged address each time does not reset the count
-    assert set(Subscription.objects.values_list("consent_ip", flat=True)) == {"203.0.113.50"}
+    assert consent_ips() == {"203.0.113.50"}
     cache.clear()
 
 
@@ -157,7 +161,7 @@ def test_behind_one_proxy_registration_records_the_customers_consent_ip(
         "REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "192.0.2.66, 198.51.100.23",
     })
     assert response.status_code == 302
-    assert Subscription.objects.get().consent_ip == "198.51.100.23"
+    assert consent_ips() == {"198.51.100.23"}
 
 
 def test_registration_without_the_checkbox_changes_nothing(client, news_list):
@@ -209,7 +213,7 @@ def test_behind_one_proxy_checkout_records_the_customers_consent_ip(client, news
     response = client.post(reverse("checkout:checkout"), checkout_data(news_opt_in="on"),
                            REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.31")
     assert response.status_code == 302
-    assert Subscription.objects.get().consent_ip == "198.51.100.31"
+    assert consent_ips() == {"198.51.100.31"}
 
 
 def test_the_account_page_shows_and_changes_the_customers_lists(client, account, news_list):
