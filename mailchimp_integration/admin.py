@@ -12,6 +12,8 @@ from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
@@ -64,6 +66,8 @@ class MailchimpConnectionAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    # The key form posts here: an error report (Django's admin emails, Sentry) must not show it.
+    @method_decorator(sensitive_post_parameters("api_key"))
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db.models import F, Prefetch, QuerySet
 
 from . import crypto
+from .client import base_url_for
+from .exceptions import MailchimpNotConfigured
 from .models import Audience, Interest, InterestCategory, MailchimpConnection, SyncRun
 
 
@@ -55,6 +57,28 @@ def mailchimp_config_get(*, connection: MailchimpConnection | None = None) -> Ma
     except crypto.UndecryptableSecret as error:
         return MailchimpConfig(api_key="", source="admin", api_url=api_url, problem=str(error))
     return MailchimpConfig(api_key=api_key, source="admin", api_url=api_url)
+
+
+def delivery_blocked_reason() -> str | None:
+    """Why nothing can be sent to Mailchimp now, in words for the store's admin; None if it can.
+
+    Only what the store can tell by itself (the key is missing, cannot be decrypted, or names
+    no data centre): at most one query, never a call to Mailchimp, so the delivery engine may
+    ask before every send and the admin on every page.
+    """
+    config = mailchimp_config_get()
+    if config.problem:
+        return f"Mailchimp is not connected. {config.problem}"
+    if not config.is_configured:
+        return (
+            "Mailchimp is not connected: no API key is set. Enter it on the Mailchimp "
+            "integration page."
+        )
+    try:
+        base_url_for(config.api_key, config.api_url)
+    except MailchimpNotConfigured as error:
+        return f"Mailchimp is not connected: {error.detail}."
+    return None
 
 
 def audiences_for_admin() -> QuerySet[Audience]:

@@ -96,6 +96,25 @@ def connection_clear_api_key() -> MailchimpConnection:
     return connection
 
 
+@transaction.atomic
+def connection_reencrypt_api_key() -> bool:
+    """Encrypt the stored API key again with the first encryption key in force, so that the
+    older ones (a former SECRET_KEY) can be retired. False when no key is stored.
+
+    Raises crypto.UndecryptableSecret when none of the keys in force opens it.
+    """
+    connection = (
+        MailchimpConnection.objects.select_for_update()
+        .filter(pk=MailchimpConnection.SINGLETON_ID)
+        .first()
+    )
+    if connection is None or not connection.api_key_encrypted:
+        return False
+    connection.api_key_encrypted = crypto.reencrypt(connection.api_key_encrypted)
+    connection.save(update_fields=["api_key_encrypted"])
+    return True
+
+
 def connection_ensure_first_sync() -> SyncRun | None:
     """Import the lists once when the store is first found connected (e.g. a key from the
     environment), if nothing has imported them yet. Idempotent and race-free."""

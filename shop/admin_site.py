@@ -1,5 +1,6 @@
 """The back office: Django admin, with apps grouped into the store's sections."""
 from django.contrib import admin
+from django.urls import reverse
 
 # Admin index sections, in order, and the apps each one gathers. An app not named here
 # keeps its own heading after these.
@@ -15,6 +16,9 @@ class ShopAdminSite(admin.AdminSite):
     site_header = "Store back office"
     site_title = "Store back office"
     index_title = "Back office"
+
+    def each_context(self, request):
+        return {**super().each_context(request), **mailchimp_banner_context(request)}
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
@@ -35,3 +39,25 @@ class ShopAdminSite(admin.AdminSite):
                 }
             )
         return grouped + list(by_label.values())
+
+
+def mailchimp_banner_context(request) -> dict:
+    """The banner on every back-office page when nothing can reach Mailchimp (templates/admin/
+    base_site.html), for the staff who may open the page where it is fixed."""
+    user = getattr(request, "user", None)
+    if user is None or not (
+        user.has_perm("mailchimp_integration.view_mailchimpconnection")
+        or user.has_perm("mailchimp_integration.change_mailchimpconnection")
+    ):
+        return {}
+    from mailchimp_integration.selectors import delivery_blocked_reason
+
+    reason = delivery_blocked_reason()
+    if reason is None:
+        return {}
+    settings_url = reverse("admin:mailchimp_integration_mailchimpconnection_changelist")
+    return {
+        "mailchimp_blocked_reason": reason,
+        # No link to the page the admin is already on.
+        "mailchimp_settings_url": settings_url if request.path != settings_url else "",
+    }

@@ -38,6 +38,9 @@ if not SECRET_KEY:
     if not (DEBUG or env_bool("SHOP_DEVELOPMENT", default=True)):
         raise ImproperlyConfigured("SECRET_KEY must be set in production.")
     SECRET_KEY = development_secret_key()
+# Former SECRET_KEYs (comma-separated) still accepted while sessions, signatures and the
+# stored Mailchimp key move to the new one (see `manage.py reencrypt_mailchimp_key`).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -160,6 +163,10 @@ SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if SE
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_SSL
 SECURE_HSTS_PRELOAD = SECURE_SSL
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_SSL else None
+# How many reverse proxies of our own (load balancer, nginx) sit in front of the store. The
+# customer's IP is then the right-most X-Forwarded-For entry they did not add (shop/http.py);
+# 0 trusts the header not at all, since anyone can send it.
+SHOP_TRUSTED_PROXY_COUNT = int(os.environ.get("SHOP_TRUSTED_PROXY_COUNT", "0"))
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -243,6 +250,7 @@ CELERY_MAINTENANCE_QUEUE = os.environ.get("CELERY_MAINTENANCE_QUEUE", "maintenan
 MAINTENANCE_TASKS = (
     "subscriptions.push_sweep", "subscriptions.push_prune",
     "mailchimp_integration.sync_lists_scheduled", "mailchimp_integration.sync_lists_first",
+    "checkout.order_confirmation_sweep",
 )
 
 
@@ -271,13 +279,35 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
+# --- Checkout: order confirmations (shop/checkout/) ---------------------------------------
+# The sweeper queues again a confirmation still unsent this long after the order (the broker
+# was down, every retry failed, the worker died); past the give-up age it is left unsent.
+CHECKOUT_CONFIRMATION_SWEEP_INTERVAL_SECONDS = float(
+    os.environ.get("CHECKOUT_CONFIRMATION_SWEEP_INTERVAL_SECONDS", "300")
+)
+CHECKOUT_CONFIRMATION_GRACE_SECONDS = float(
+    os.environ.get("CHECKOUT_CONFIRMATION_GRACE_SECONDS", "600")
+)
+CHECKOUT_CONFIRMATION_GIVE_UP_HOURS = float(
+    os.environ.get("CHECKOUT_CONFIRMATION_GIVE_UP_HOURS", "72")
+)
+CHECKOUT_CONFIRMATION_SWEEP_BATCH = 500  # per run; the next run takes the rest
+CELERY_BEAT_SCHEDULE["checkout-order-confirmation-sweep"] = {
+    "task": "checkout.order_confirmation_sweep",
+    "schedule": CHECKOUT_CONFIRMATION_SWEEP_INTERVAL_SECONDS,
+}
+
 # --- Mailchimp integration: audiences and groups (mailchimp_integration/) -------------------
-# MAILCHIMP_API_KEY from the environment wins over a key saved in the admin (stored
-# encrypted with MAILCHIMP_ENCRYPTION_KEY, else a key derived from SECRET_KEY).
+# MAILCHIMP_API_KEY from the environment wins over a key saved in the admin, stored encrypted
+# with the first of MAILCHIMP_ENCRYPTION_KEYS (comma-separated, newest first), else with a key
+# derived from SECRET_KEY; the others and SECRET_KEY_FALLBACKS still decrypt it.
 MAILCHIMP_API_KEY = os.environ.get("MAILCHIMP_API_KEY", "")
 # Base URL, e.g. the sandbox http://127.0.0.1:8100/3.0; empty: https://<dc>.api.mailchimp.com/3.0
 MAILCHIMP_API_URL = os.environ.get("MAILCHIMP_API_URL", "")
-MAILCHIMP_ENCRYPTION_KEY = os.environ.get("MAILCHIMP_ENCRYPTION_KEY", "")
+# MAILCHIMP_ENCRYPTION_KEY, the one-key name of earlier releases, is still read.
+MAILCHIMP_ENCRYPTION_KEYS = env_list("MAILCHIMP_ENCRYPTION_KEYS") or env_list(
+    "MAILCHIMP_ENCRYPTION_KEY"
+)
 MAILCHIMP_CONNECT_TIMEOUT = float(os.environ.get("MAILCHIMP_CONNECT_TIMEOUT", "3.05"))
 MAILCHIMP_READ_TIMEOUT = float(os.environ.get("MAILCHIMP_READ_TIMEOUT", "20"))
 # Simultaneous connections per process; Mailchimp allows 10 per account, so never more.

@@ -30,6 +30,7 @@ from mailchimp_integration.exceptions import (
     MailchimpTransientError,
 )
 from mailchimp_integration.models import Audience, Interest
+from mailchimp_integration.selectors import delivery_blocked_reason
 from mailchimp_integration.services import mailchimp_client_build
 
 from . import consent, selectors
@@ -503,8 +504,12 @@ def release_held(claim: Claim, *, reason: str) -> None:
 # --- The paths: one subscription, and the drain -------------------------------------------------
 
 def _client_or_hold() -> tuple[MailchimpClient | None, str]:
+    """A client, or why nothing may be sent now: held, never failed, for those reasons."""
     if selectors.pushes_paused():
         return None, "Pushes to Mailchimp are paused in the newsletter settings."
+    blocked = delivery_blocked_reason()
+    if blocked:
+        return None, blocked
     try:
         return mailchimp_client_build(), ""
     except MailchimpNotConfigured as error:

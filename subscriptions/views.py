@@ -12,15 +12,11 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from shop.http import client_ip
+
 from . import selectors, services
 from .forms import CustomerListsForm, FooterSignupForm
 from .models import Source
-
-
-def client_ip(request) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client says unless a proxy sets it.
-    return request.META.get("REMOTE_ADDR") or None
-
 
 logger = logging.getLogger(__name__)
 

@@ -36,6 +36,9 @@ class Order(models.Model):
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     # Set by the worker once the confirmation email went out; empty means still to send.
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    # When a worker took the confirmation to send it: one sender at a time. A claim older
+    # than the task's time limit belongs to a worker that died, and may be taken again.
+    confirmation_claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created", "-pk"]

@@ -1,7 +1,11 @@
-"""Reads of orders: a customer's own orders, and the one a visitor may see after checkout."""
+"""Reads of orders: a customer's own orders, the one a visitor may see after checkout, and the
+confirmations still to send."""
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
 
 from shop.accounts.models import User
 
@@ -26,3 +30,27 @@ def order_get_visible(*, number: str, user, placed_numbers: list[str]) -> Order 
     if user.is_authenticated and order.user_id == user.pk:
         return order
     return None
+
+
+def orders_confirmation_claimable(*, now: datetime) -> QuerySet[Order]:
+    """Orders whose confirmation is unsent and that no living worker is sending.
+
+    A worker is killed at CELERY_TASK_TIME_LIMIT, so an older claim is a dead worker's.
+    """
+    stale_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    return Order.objects.filter(confirmation_sent_at__isnull=True).filter(
+        Q(confirmation_claimed_at__isnull=True) | Q(confirmation_claimed_at__lt=stale_before)
+    )
+
+
+def orders_confirmation_overdue(*, now: datetime) -> QuerySet[Order]:
+    """Claimable confirmations older than the grace period, oldest first; past the give-up
+    age a confirmation would only confuse the customer, so those are left alone."""
+    return (
+        orders_confirmation_claimable(now=now)
+        .filter(
+            created__lt=now - timedelta(seconds=settings.CHECKOUT_CONFIRMATION_GRACE_SECONDS),
+            created__gte=now - timedelta(hours=settings.CHECKOUT_CONFIRMATION_GIVE_UP_HOURS),
+        )
+        .order_by("created", "pk")
+    )

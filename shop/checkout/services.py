@@ -19,6 +19,7 @@ from shop.accounts.models import User
 from shop.cart.cart import Cart
 from shop.catalogue.models import Variant
 
+from . import selectors
 from .models import Order, OrderLine
 from .tasks import order_confirmation_send
 
@@ -133,14 +134,21 @@ def order_place(
     )
     for variant in variants:
         order_line_create(order=order, variant=variant, quantity=wanted[variant.pk])
-    order_confirmation_send.delay_on_commit(order.pk)
+    # Robust: with the broker down the order still stands and the customer sees it; the
+    # confirmation sweeper sends the email once the broker is back. (Not a partial: Django
+    # names the callable in the log line of a robust failure.)
+    order_id = order.pk
+    transaction.on_commit(lambda: order_confirmation_send.delay(order_id), robust=True)
     return order
 
 
 def order_confirmation_email(*, order_id: int) -> bool:
-    """Email the customer their order, once. Returns False if it was already sent."""
-    claimed = Order.objects.filter(pk=order_id, confirmation_sent_at__isnull=True).update(
-        confirmation_sent_at=timezone.now()
+    """Email the customer their order, once. Returns False if it was sent, or is being sent."""
+    now = timezone.now()
+    claimed = (
+        selectors.orders_confirmation_claimable(now=now)
+        .filter(pk=order_id)
+        .update(confirmation_claimed_at=now)
     )
     if not claimed:
         return False
@@ -160,10 +168,29 @@ def order_confirmation_email(*, order_id: int) -> bool:
             recipient_list=[order.email],
         )
     except Exception:
-        # Not sent: release the claim so a retry can send it.
-        Order.objects.filter(pk=order_id).update(confirmation_sent_at=None)
+        # Not sent: release the claim so a retry (or the sweeper) can send it.
+        Order.objects.filter(pk=order_id).update(confirmation_claimed_at=None)
         raise
+    Order.objects.filter(pk=order_id).update(confirmation_sent_at=timezone.now())
     return True
+
+
+def order_confirmation_sweep() -> int:
+    """Queue the confirmations that should have gone out by now; returns how many.
+
+    They were not sent because the broker was down when the order was placed, every retry
+    failed, or the worker died while sending. Each send claims its order first, so queuing one
+    that is sent meanwhile costs nothing.
+    """
+    now = timezone.now()
+    order_ids = list(
+        selectors.orders_confirmation_overdue(now=now).values_list("pk", flat=True)[
+            : settings.CHECKOUT_CONFIRMATION_SWEEP_BATCH
+        ]
+    )
+    for order_id in order_ids:
+        order_confirmation_send.delay(order_id)
+    return len(order_ids)
 
 
 def order_update_status(*, order: Order, status: str) -> Order:

@@ -1,11 +1,13 @@
 """The back-office pages: permissions, CSRF, escaping, in-place toggles, constant queries."""
 import json
+import sys
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from mailchimp_integration import crypto, services
 from mailchimp_integration.models import Audience, Interest, MailchimpConnection, SyncRun
@@ -267,6 +269,32 @@ def test_a_malformed_key_is_refused_before_calling_mailchimp(settings):
     assert response.status_code == 200
     assert "does not look like a Mailchimp API key" in response.text
     assert not MailchimpConnection.objects.exclude(api_key_encrypted="").exists()
+
+
+def test_an_error_report_of_the_key_form_hides_the_key(settings):
+    settings.MAILCHIMP_API_KEY = ""
+    settings.MAILCHIMP_API_URL = ""
+    typed = "0123456789abcdef0123456789abcafe"  # no data centre: refused before any call
+    client = logged_in(staff_user(permissions=SETTINGS_MANAGER_PERMISSIONS))
+    response = client.post(reverse(SETTINGS_URL), {"action": "save", "api_key": typed})
+    assert response.status_code == 200
+    request = response.wsgi_request  # as the view saw it, as an error report would
+
+    shown = SafeExceptionReporterFilter().get_post_parameters(request)
+    assert shown["api_key"] == SafeExceptionReporterFilter.cleansed_substitute
+    assert shown["action"] == "save"
+    text, html = error_report(request)
+    assert "something broke" in text and "api_key" in text
+    assert typed not in text and typed not in html
+
+
+def error_report(request) -> tuple[str, str]:
+    """The text and HTML Django would email about a failure while handling `request`."""
+    try:
+        raise RuntimeError("something broke after the key was posted")
+    except RuntimeError:
+        report = ExceptionReporter(request, *sys.exc_info(), is_email=True)
+        return report.get_traceback_text(), report.get_traceback_html()
 
 
 def test_view_only_staff_cannot_save_a_key(settings):

@@ -132,3 +132,22 @@ def test_a_visitor_sees_product_pictures_and_picks_a_country_at_checkout(
     expect(page.locator("address")).to_contain_text("Galway H91 X2Y3")
     expect(page.locator("address")).to_contain_text("Ireland")
     assert Order.objects.get().country == "IE"
+
+
+def test_an_admin_sees_that_mailchimp_is_not_connected_and_follows_the_banner(
+    page, live_server, no_mailchimp_key_in_environment
+):
+    StaffUserFactory(email="boss@example.com")
+    page.goto(live_server.url + reverse("admin:index"))
+    page.get_by_label("Email address").fill("boss@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    banner = page.get_by_test_id("mailchimp-blocked")
+    expect(banner).to_contain_text("Mailchimp is not connected: no API key is set.")
+    page.goto(live_server.url + reverse("admin:checkout_order_changelist"))
+    expect(banner).to_be_visible()  # on every page, not only the index
+    banner.get_by_role("link", name="Open the Mailchimp integration settings").click()
+    expect(page.get_by_role("heading", name="Mailchimp integration")).to_be_visible()
+    expect(banner).to_be_visible()
+    expect(banner.get_by_role("link")).to_have_count(0)

@@ -72,6 +72,54 @@ def test_the_footer_is_rate_limited_per_ip(client, news_list, settings):
     cache.clear()
 
 
+def consent_ips(**subscription_filter) -> set[str]:
+    """The IP addresses the consents were recorded with (of these subscriptions)."""
+    subscriptions = Subscription.objects.filter(**subscription_filter)
+    return set(subscriptions.values_list("consent__ip", flat=True))
+
+
+def test_behind_one_proxy_the_footer_limit_is_per_customer_and_the_consent_ip_is_theirs(
+    client, news_list, settings
+):
+    settings.SHOP_TRUSTED_PROXY_COUNT = 1
+    settings.SUBSCRIPTIONS_FOOTER_RATE_LIMIT = 2
+    from django.core.cache import cache
+
+    cache.clear()
+
+    def via_proxy(n: int, customer: str, forged: str = ""):
+        return client.post(
+            FOOTER, {"email": f"c{n}@example.com"}, REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=f"{forged}{customer}",
+        ).status_code
+
+    # Eleven customers behind the one proxy: each has their own allowance.
+    assert [via_proxy(n, f"198.51.100.{n}") for n in range(11)] == [302] * 11
+    assert consent_ips() == {f"198.51.100.{n}" for n in range(11)}
+    # One customer over the limit is refused, whatever they put left of the proxy's entry.
+    assert via_proxy(20, "203.0.113.7") == 302
+    assert via_proxy(21, "203.0.113.7", forged="192.0.2.1, ") == 302
+    assert via_proxy(22, "203.0.113.7", forged="192.0.2.2, ") == 429
+    assert consent_ips(email="c21@example.com") == {"203.0.113.7"}
+    cache.clear()
+
+
+def test_with_no_trusted_proxy_a_forged_x_forwarded_for_is_ignored(client, news_list, settings):
+    assert settings.SHOP_TRUSTED_PROXY_COUNT == 0  # the default
+    settings.SUBSCRIPTIONS_FOOTER_RATE_LIMIT = 2
+    from django.core.cache import cache
+
+    cache.clear()
+    codes = [
+        client.post(FOOTER, {"email": f"f{n}@example.com"}, REMOTE_ADDR="203.0.113.50",
+                    HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
+        for n in range(3)
+    ]
+    assert codes == [302, 302, 429]  # a new forged address each time does not reset the count
+    assert consent_ips() == {"203.0.113.50"}
+    cache.clear()
+
+
 def test_every_form_is_csrf_protected(news_list):
     strict = Client(enforce_csrf_checks=True)
     assert strict.post(FOOTER, {"email": "ann@example.com"}).status_code == 403
@@ -81,11 +129,12 @@ def test_every_form_is_csrf_protected(news_list):
     assert not Subscription.objects.exists()
 
 
-def register(client, email, **extra):
+def register(client, email, meta=None, **extra):
+    """Post the registration form; `meta` adds request headers (REMOTE_ADDR, ...)."""
     return client.post(reverse("accounts:register"), {
         "email": email, "first_name": "Reg", "last_name": "Ister",
         "password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42", **extra,
-    })
+    }, **(meta or {}))
 
 
 def test_registration_with_the_checkbox_subscribes_in_the_same_transaction(
@@ -105,6 +154,17 @@ def test_registration_with_the_checkbox_subscribes_in_the_same_transaction(
     assert got["merge_fields"]["FNAME"] == "Reg" and got["merge_fields"]["LNAME"] == "Ister"
     assert got["interests"][interest(news_list, "Offers").mailchimp_id] is True
     assert [t["name"] for t in got["tags"]] == ["registration"]
+
+
+def test_behind_one_proxy_registration_records_the_customers_consent_ip(
+    client, news_list, settings
+):
+    settings.SHOP_TRUSTED_PROXY_COUNT = 1
+    response = register(client, "reg@example.com", news_opt_in="on", meta={
+        "REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "192.0.2.66, 198.51.100.23",
+    })
+    assert response.status_code == 302
+    assert consent_ips() == {"198.51.100.23"}
 
 
 def test_registration_without_the_checkbox_changes_nothing(client, news_list):
@@ -146,6 +206,17 @@ def test_a_guest_ticks_the_box_at_checkout(client, account, news_list):
     got = member(account, news_list, "buyer@example.com")
     assert got["merge_fields"]["FNAME"] == "Bea"
     assert [t["name"] for t in got["tags"]] == ["checkout"]
+
+
+def test_behind_one_proxy_checkout_records_the_customers_consent_ip(client, news_list, settings):
+    settings.SHOP_TRUSTED_PROXY_COUNT = 1
+    variant = VariantFactory(stock=5)
+    client.post(reverse("cart:add", args=[variant.product_id]),
+                {"variant": variant.pk, "quantity": 1})
+    response = client.post(reverse("checkout:checkout"), checkout_data(news_opt_in="on"),
+                           REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.31")
+    assert response.status_code == 302
+    assert consent_ips() == {"198.51.100.31"}
 
 
 def test_the_account_page_shows_and_changes_the_customers_lists(client, account, news_list):
