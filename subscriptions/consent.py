@@ -111,6 +111,8 @@ def unsubscribe_needed(subscription: Subscription) -> bool:
     """An opt-out is sent while new, and again whenever Mailchimp is seen holding them in."""
     if subscription.opted_in or subscription.consent_id is None:
         return False
+    if subscription.mailchimp_status == CLEANED:
+        return False  # never mailed again anyway, and never written to
     return consent_is_new(subscription) or subscription.mailchimp_status in (
         "subscribed", "pending", "transactional"
     )

@@ -1,0 +1,283 @@
+"""Each defect the issue "One subscription, one truth" reproduced on the old engine, as a test
+of the behaviour the consent rules and the delivery engine require (named by scenario)."""
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from subscriptions import delivery, selectors, services
+from subscriptions.models import ConsentEvent, NewsSettings, Push, Source, Subscription
+
+from .factories import CustomerFactory, interest
+from .helpers import drain, member, members, requests_log
+
+pytestmark = pytest.mark.django_db
+
+
+def footer(email="ann@example.com", **kw):
+    return services.subscription_subscribe(
+        email=email, use_defaults=True, source=Source.FOOTER, ip="203.0.113.7",
+        consent_text=selectors.footer_consent_text(), **kw)
+
+
+def writes(account, email=None):
+    """The PUT/PATCH/POST bodies the store sent to members (optionally of one address)."""
+    from .helpers import member_hash
+
+    return [r for r in requests_log(account)
+            if r["method"] in ("PUT", "PATCH") and "/members/" in r["path"]
+            and (email is None or member_hash(email) in r["path"])]
+
+
+def test_a_member_in_compliance_state_inside_a_bulk_chunk_is_sent_once_and_never_loops(
+    account, news_list
+):
+    customers = CustomerFactory.create_batch(3)
+    account.subscribe(news_list.mailchimp_id, customers[0].email)
+    account.unsubscribe(news_list.mailchimp_id, customers[0].email)  # years ago, in Mailchimp
+    services.subscriptions_subscribe_users(
+        user_ids=[c.pk for c in customers], audience_ids=[news_list.pk])
+    account.clear_requests()
+    stats = delivery.drain()
+    assert stats["bulk_calls"] == 2  # one batch subscribe, one /batches of tags
+    assert stats["single"] == 1  # the member Mailchimp had: updated on its own, once
+    assert delivery.drain() == {"bulk_calls": 0, "single": 0, "created": 0, "failed": 0}
+    assert member(account, news_list, customers[0].email)["status"] == "unsubscribed"
+    [put] = writes(account, customers[0].email)
+    assert "status" not in put["body"]  # staff never change an existing member's status
+    assert Subscription.objects.filter(sent_version__lt=1).count() == 0
+
+
+def test_an_unsubscribe_made_while_the_subscribe_is_in_flight_is_sent_after_it(
+    account, news_list
+):
+    footer()
+    sub = Subscription.objects.get()
+    first = delivery.claim(subscription_id=sub.pk)
+    services.subscription_unsubscribe(subscription_id=sub.pk, source=Source.ACCOUNT)
+    assert delivery.claim(subscription_id=sub.pk) is None  # no second flight of one record
+    delivery.deliver_claimed(first, client=delivery.mailchimp_client_build())
+    sub.refresh_from_db()
+    assert sub.sent_version < sub.wanted_version  # what was sent was the older version
+    assert sub.mailchimp_status == "subscribed" and sub.state == Subscription.State.WAITING
+    drain()
+    assert member(account, news_list, "ann@example.com")["status"] == "unsubscribed"
+    sub.refresh_from_db()
+    assert sub.state == Subscription.State.UNSUBSCRIBED and sub.sent_version == sub.wanted_version
+
+
+def test_an_email_change_during_the_first_push_records_the_address_that_was_sent(
+    account, news_list
+):
+    customer = CustomerFactory(email="old@example.com")
+    services.subscription_subscribe(email="old@example.com", use_defaults=True,
+                                    source=Source.REGISTRATION, user=customer)
+    sub = Subscription.objects.get()
+    first = delivery.claim(subscription_id=sub.pk)
+    services.subscription_email_change(user=customer, old_email="old@example.com",
+                                       new_email="new@example.com")
+    delivery.deliver_claimed(first, client=delivery.mailchimp_client_build())
+    sub.refresh_from_db()
+    assert sub.mailchimp_email == "old@example.com"  # what Mailchimp has, not what we want
+    drain()
+    assert member(account, news_list, "old@example.com") is None
+    assert member(account, news_list, "new@example.com")["status"] == "subscribed"
+    assert len(members(account, news_list)) == 1
+
+
+def test_the_bulk_path_carries_an_email_change_over_to_the_same_member(
+    account, news_list, settings
+):
+    settings.SUBSCRIPTIONS_BULK_THRESHOLD = 0
+    customer = CustomerFactory(email="old@example.com")
+    services.subscription_subscribe(email="old@example.com", use_defaults=True,
+                                    source=Source.REGISTRATION, user=customer)
+    delivery.drain()
+    services.subscription_email_change(user=customer, old_email="old@example.com",
+                                       new_email="new@example.com")
+    delivery.drain()
+    assert [m["email_address"] for m in members(account, news_list)] == ["new@example.com"]
+    services.subscription_unsubscribe(subscription_id=Subscription.objects.get().pk,
+                                      source=Source.ACCOUNT)
+    delivery.drain()
+    assert member(account, news_list, "new@example.com")["status"] == "unsubscribed"
+
+
+def test_a_group_change_sends_only_that_group_and_keeps_mailchimp_side_choices(
+    account, news_list
+):
+    footer(first_name="Ann")
+    drain()
+    recipes = interest(news_list, "Recipes").mailchimp_id
+    account.update_profile(news_list.mailchimp_id, "ann@example.com",
+                           interests={recipes: True})  # chosen in Mailchimp's preference centre
+    customer = CustomerFactory(email="ann@example.com", first_name="Ann")
+    offers = interest(news_list, "Offers")
+    services.subscription_set_for_customer(
+        user=customer, choices={news_list.pk: []}, source=Source.ACCOUNT)
+    # A checkout with the box ticked and a (gift) name: names only fill empty ones.
+    services.subscription_subscribe(email="ann@example.com", use_defaults=True,
+                                    source=Source.CHECKOUT, first_name="Gift",
+                                    last_name="Friend", user=customer)
+    account.clear_requests()
+    drain()
+    bodies = [w["body"] for w in writes(account)]
+    assert all("status" not in b and "status_if_new" not in b for b in bodies), bodies
+    got = member(account, news_list, "ann@example.com")
+    assert got["interests"][recipes] is True  # not overwritten
+    assert got["interests"][offers.mailchimp_id] is True  # re-added by the checkout
+    assert got["merge_fields"]["FNAME"] == "Ann" and got["merge_fields"]["LNAME"] == "Friend"
+
+
+def test_an_anonymous_footer_signup_never_overwrites_an_opt_out_and_asks_for_confirmation(
+    account, news_list
+):
+    customer = CustomerFactory(email="cy@example.com")
+    services.subscription_subscribe(email="cy@example.com", use_defaults=True,
+                                    source=Source.REGISTRATION, user=customer, ip="198.51.100.1")
+    drain()
+    services.subscription_set_for_customer(user=customer, choices={}, source=Source.ACCOUNT)
+    drain()
+    assert member(account, news_list, "cy@example.com")["status"] == "unsubscribed"
+    footer(email="cy@example.com")  # a stranger types their address
+    sub = Subscription.objects.get()
+    history = list(sub.consent_events.order_by("at", "pk").values_list("action", "actor", "ip"))
+    assert history == [("opt_in", "person", "198.51.100.1"), ("opt_out", "person", None),
+                       ("opt_in", "anonymous", "203.0.113.7")]
+    assert sub.consent.needs_confirmation
+    drain()
+    assert member(account, news_list, "cy@example.com")["status"] == "pending"  # not subscribed
+    with pytest.raises(ValueError):
+        ConsentEvent.objects.first().save()  # evidence is never changed
+
+
+def test_the_admin_backlog_action_leaves_out_customers_who_opted_out(account, news_list):
+    out = CustomerFactory(email="out@example.com")
+    services.subscription_set_for_customer(user=out, choices={news_list.pk: []},
+                                           source=Source.ACCOUNT)
+    drain()
+    services.subscription_set_for_customer(user=out, choices={}, source=Source.ACCOUNT)
+    drain()
+    fresh = CustomerFactory(email="fresh@example.com")
+    result = services.subscriptions_subscribe_users(
+        user_ids=[out.pk, fresh.pk], audience_ids=[news_list.pk])
+    assert (result.added, result.opted_out) == (1, 1)
+    drain()
+    assert member(account, news_list, "out@example.com")["status"] == "unsubscribed"
+    assert member(account, news_list, "fresh@example.com")["status"] == "subscribed"
+
+
+def test_the_backlog_action_adds_contacts_as_transactional_without_tags(account, news_list):
+    customer = CustomerFactory(email="contact@example.com")
+    services.subscriptions_subscribe_users(user_ids=[customer.pk], audience_ids=[news_list.pk],
+                                           as_contacts=True)
+    drain()
+    got = member(account, news_list, "contact@example.com")
+    assert got["status"] == "transactional" and got["tags"] == []
+    assert Subscription.objects.get().state == Subscription.State.CONTACT
+
+
+def test_double_opt_in_with_the_backlog_never_demotes_subscribed_members(account, news_list):
+    customer = CustomerFactory(email="sub@example.com")
+    account.subscribe(news_list.mailchimp_id, "sub@example.com")
+    NewsSettings.objects.create(pk=1, double_opt_in=True)
+    services.subscriptions_subscribe_users(user_ids=[customer.pk], audience_ids=[news_list.pk])
+    delivery.drain()
+    assert member(account, news_list, "sub@example.com")["status"] == "subscribed"
+
+
+def test_turning_double_opt_in_off_never_confirms_members_who_did_not(account, news_list):
+    NewsSettings.objects.create(pk=1, double_opt_in=True)
+    footer(email="dq@example.com")
+    drain()
+    assert member(account, news_list, "dq@example.com")["status"] == "pending"
+    NewsSettings.objects.filter(pk=1).update(double_opt_in=False)
+    services.subscription_subscribe(email="dq@example.com", use_defaults=True,
+                                    source=Source.CHECKOUT, first_name="Dee")
+    drain()
+    assert member(account, news_list, "dq@example.com")["status"] == "pending"
+    assert Subscription.objects.get().state == Subscription.State.PENDING
+
+
+def test_an_email_fixed_by_staff_never_turns_a_mailchimp_unsubscribe_into_a_confirmation(
+    account, news_list
+):
+    customer = CustomerFactory(email="mc@example.com")
+    services.subscription_subscribe(email="mc@example.com", use_defaults=True,
+                                    source=Source.REGISTRATION, user=customer)
+    drain()
+    account.unsubscribe(news_list.mailchimp_id, "mc@example.com")  # their own click
+    services.subscription_email_change(user=customer, old_email="mc@example.com",
+                                       new_email="mc2@example.com")
+    account.clear_requests()
+    drain()
+    assert member(account, news_list, "mc2@example.com")["status"] == "unsubscribed"
+    assert not [w for w in writes(account) if "status" in w["body"]]
+
+
+def test_a_cleaned_address_is_never_sent_again(account, news_list):
+    footer()
+    drain()
+    account.clean(news_list.mailchimp_id, "ann@example.com")
+    Subscription.objects.update(mailchimp_status="cleaned")  # as a webhook or a read says
+    services.subscription_unsubscribe(subscription_id=Subscription.objects.get().pk,
+                                      source=Source.ACCOUNT)
+    drain()
+    footer()  # they try again: the address still bounces
+    account.clear_requests()
+    [push] = drain()
+    assert push.state == Push.State.FAILED and "cleaned" in push.last_error
+    assert writes(account) == []
+
+
+def test_not_configured_holds_pushes_instead_of_failing_them(account, news_list, settings):
+    settings.MAILCHIMP_API_KEY = ""
+    footer()
+    sub = Subscription.objects.get()
+    assert delivery.deliver(subscription_id=sub.pk) is False
+    sub.refresh_from_db()
+    assert sub.state == Subscription.State.WAITING and not sub.failed_permanently
+    assert "not connected" in sub.failure_reason.lower()
+    assert not Push.objects.exists()
+
+
+def test_an_unexpected_error_never_leaves_a_subscription_claimed(account, news_list):
+    footer()
+    sub = Subscription.objects.get()
+    with mock.patch.object(delivery, "send", side_effect=KeyError("boom")):
+        with pytest.raises(KeyError):
+            delivery.deliver(subscription_id=sub.pk)
+    sub.refresh_from_db()
+    assert not sub.claim_token and sub.state == Subscription.State.FAILED
+    assert "boom" in sub.failure_reason
+    assert Push.objects.get().state == Push.State.FAILED
+
+
+def test_the_sweeper_reads_no_more_ids_than_it_needs(account, news_list, broker_off):
+    for n in range(25):
+        footer(email=f"s{n}@example.com")
+    Subscription.objects.update(next_attempt_at=timezone.now() - timezone.timedelta(minutes=5))
+    with CaptureQueriesContext(connection) as ctx:
+        stats = delivery.sweep()
+    assert stats["due"] == 21  # threshold + 1: enough to choose the bulk path
+    assert not any("LIMIT 100000" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_finished_attempts_are_pruned_after_the_retention(account, news_list):
+    footer()
+    drain()
+    Push.objects.update(finished_at=timezone.now() - timezone.timedelta(days=91))
+    assert delivery.prune() == 1
+    assert Subscription.objects.exists()
+
+
+def test_a_tag_refused_after_the_upsert_leaves_the_subscription_confirmed(account, news_list):
+    account.fail_status(503, times=1, route="/lists/*/members/*/tags", method="POST")
+    footer()
+    [push] = drain()
+    sub = Subscription.objects.get()
+    assert push.state == Push.State.DONE and push.last_error.startswith(delivery.TAG_NOT_APPLIED)
+    assert sub.state == Subscription.State.SUBSCRIBED
+    assert sub.sent_tags == []  # sent again with the next change
