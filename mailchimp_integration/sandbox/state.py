@@ -14,31 +14,15 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from . import compliance, validation
+from .errors import ApiError, invalid_resource, not_found
+
 # Mailchimp rejects anything that is not shaped like an address; this is close enough.
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
-MEMBER_STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
-# Statuses a member can only leave by their own action (a confirmation), never by the API.
-COMPLIANCE_STATUSES = {"unsubscribed", "cleaned"}
 CATEGORY_TYPES = {"checkboxes", "dropdown", "radio", "hidden"}
 SIGNUP_SOURCES = {"api": "API - Generic", "admin": "Admin Add"}
 LINK_BASE = "https://us6.api.mailchimp.com/3.0"
 ID_RANDOM_SEED = 20240501
-
-
-class ApiError(Exception):
-    """A Mailchimp error: becomes an application/problem+json response."""
-
-    def __init__(self, status: int, title: str, detail: str, errors: list | None = None):
-        super().__init__(f"{status} {title}: {detail}")
-        self.status, self.title, self.detail, self.errors = status, title, detail, errors
-
-
-def not_found() -> ApiError:
-    return ApiError(404, "Resource Not Found", "The requested resource could not be found.")
-
-
-def invalid_resource(detail: str, errors: list | None = None) -> ApiError:
-    return ApiError(400, "Invalid Resource", detail, errors)
 
 
 def subscriber_hash(email_or_hash: str) -> str:
@@ -78,11 +62,18 @@ class Account:
 
     # ----------------------------------------------------------------- whole account
     def load_seed(self, seed: dict) -> None:
-        """Replace the account with `seed`'s; a reset still returns to the startup seed."""
+        """Replace the account with `seed`'s; a reset still returns to the startup seed.
+
+        The compliance mode is the seed's if it names one, else it stays as it was."""
         with self.lock:
+            current = getattr(self, "data", {}).get("compliance_mode", compliance.STRICT)
+            mode = seed.get("compliance_mode", current)
+            if mode not in compliance.COMPLIANCE_MODES:
+                raise invalid_resource(f"Unknown compliance mode {mode!r}.")
             self._random = random.Random(ID_RANDOM_SEED)
             self.data = {
                 "account_name": seed.get("account_name", "Sandbox"),
+                "compliance_mode": mode,
                 "lists": {},
                 "tags": {},
                 "forgotten": [],
@@ -91,8 +82,9 @@ class Account:
             self.on_change()
 
     def reset(self) -> None:
-        """Back to the seed the sandbox started with (deterministic ids included)."""
-        self.load_seed(self.startup_seed)
+        """Back to the seed the sandbox started with (deterministic ids included), in the
+        seed's compliance mode (strict unless it names one)."""
+        self.load_seed({"compliance_mode": compliance.STRICT, **self.startup_seed})
 
     def _load_seed_lists(self, lists: list[dict]) -> None:
         for audience in lists:
@@ -146,6 +138,19 @@ class Account:
                 "total_subscribers": total,
                 "_links": self_link("/"),
             }
+
+    def compliance_mode(self) -> str:
+        with self.lock:
+            return self.data.get("compliance_mode", compliance.STRICT)
+
+    def set_compliance_mode(self, mode: str) -> None:
+        """strict (every compliance lock holds) or permissive (see `compliance`)."""
+        if mode not in compliance.COMPLIANCE_MODES:
+            raise invalid_resource(f"The compliance mode must be one of "
+                                   f"{', '.join(compliance.COMPLIANCE_MODES)}, not {mode!r}.")
+        with self.lock:
+            self.data["compliance_mode"] = mode
+            self.on_change()
 
     def _new_id(self) -> str:
         return f"{self._random.getrandbits(40):010x}"
@@ -277,7 +282,7 @@ class Account:
             return self._render_list(self._list(list_id))
 
     def _render_list(self, audience: dict) -> dict:
-        counts = {status: 0 for status in MEMBER_STATUSES}
+        counts = {status: 0 for status in validation.MEMBER_STATUSES}
         for member in audience["members"].values():
             if not member["archived"]:
                 counts[member["status"]] += 1
@@ -439,13 +444,17 @@ class Account:
         with self.lock:
             audience = self._list(list_id)
             member = self._visible_member(list_id, email_or_hash, archived="status" in body)
-            new_email = body.get("email_address")
+            changes = {k: v for k, v in body.items() if k != "email_address"}
+            statuses = validation.PATCH_MEMBER_STATUSES
+            # Refuse before the address changes, so a refused PATCH changes nothing.
+            self._checked(audience, member["email_address"], changes, statuses=statuses)
+            new_email = validation.member_changes(
+                body, known_interests=None).get("email_address")
             if new_email is not None and new_email.strip().lower() != \
                     member["email_address"].lower():
                 self._change_email(audience, member, new_email, source=source)
-            return self._upsert(audience, member["email_address"],
-                                {k: v for k, v in body.items() if k != "email_address"},
-                                source=source)
+            return self._upsert(audience, member["email_address"], changes, source=source,
+                                statuses=statuses)
 
     def member_archive(self, list_id: str, email_or_hash: str, *, source: str = "api") -> None:
         with self.lock:
@@ -473,67 +482,49 @@ class Account:
                 "The resource submitted could not be validated. For field-specific details, "
                 "see the 'errors' array.",
                 [{"field": "email_address", "message": "This value should not be blank."}])
+        validation.expect(email, "string", "email_address")
         if not is_valid_email(email):
             raise invalid_resource("Please provide a valid email address.")
         return email.strip()
 
-    def _validated_changes(self, audience: dict, body: dict) -> dict:
-        """The body's member fields, checked as Mailchimp checks them."""
-        changes = {}
-        for key in ("status", "status_if_new"):
-            if key in body and body[key] not in MEMBER_STATUSES:
-                raise invalid_resource(
-                    "The resource submitted could not be validated. For field-specific details, "
-                    "see the 'errors' array.",
-                    [{"field": key, "message": f"Value '{body[key]}' is not a valid status."}])
-        merge_fields = body.get("merge_fields")
-        if merge_fields is not None:
-            if not isinstance(merge_fields, dict) or not all(
-                    isinstance(value, str | int | float) for value in merge_fields.values()):
-                raise invalid_resource("Your merge fields were invalid.", [
-                    {"field": "merge_fields", "message": "Merge field values must be strings."}])
-            changes["merge_fields"] = {key.upper(): str(value)
-                                       for key, value in merge_fields.items()}
-        interests = body.get("interests")
-        if interests is not None:
-            known = self._all_interests(audience)
-            for interest_id, value in interests.items():
-                if interest_id not in known:
-                    raise invalid_resource(f"Invalid interest ID: '{interest_id}'.")
-                if not isinstance(value, bool):
-                    raise invalid_resource(f"Interest '{interest_id}' must be true or false.")
-            changes["interests"] = dict(interests)
-        for key in ("ip_signup", "timestamp_signup", "ip_opt", "timestamp_opt", "language",
-                    "email_type", "vip", "location", "marketing_permissions"):
-            if key in body:
-                changes[key] = body[key]
-        return changes
-
-    def _upsert(self, audience: dict, email: str, body: dict, *, source: str) -> dict:
-        changes = self._validated_changes(audience, body)
+    def _checked(self, audience: dict, email: str, body: dict, *, by_person: bool = False,
+                 statuses: tuple[str, ...] = validation.MEMBER_STATUSES) -> tuple[dict, str | None]:
+        """(the body's checked changes, the status it asks for), or Mailchimp's refusal."""
+        changes = validation.member_changes(
+            body, known_interests=self._all_interests(audience), statuses=statuses)
         member_hash = subscriber_hash(email)
         member = audience["members"].get(member_hash)
-        is_new = member is None or member["archived"]
-        if is_new:
-            target_status = body.get("status") or body.get("status_if_new")
+        if member is None or member["archived"]:
+            target_status = changes.get("status") or changes.get("status_if_new")
         else:
-            target_status = body.get("status")
-        previous_status = member["status"] if member else None
+            target_status = changes.get("status")
+        if target_status == "subscribed" and \
+                [audience["id"], member_hash] in self.data["forgotten"]:
+            raise ApiError(400, "Forgotten Email Not Subscribed", f"{email} was permanently "
+                           "deleted and cannot be re-imported. The contact must re-subscribe "
+                           "to get back on the list.")
+        if not by_person:
+            refusal = compliance.api_refusal(member, email, target_status,
+                                             self.data.get("compliance_mode", compliance.STRICT))
+            if refusal is not None:
+                raise refusal
+        return changes, target_status
 
-        if target_status == "subscribed":
-            if [audience["id"], member_hash] in self.data["forgotten"]:
-                raise ApiError(400, "Forgotten Email Not Subscribed", f"{email} was permanently "
-                               "deleted and cannot be re-imported. The contact must re-subscribe "
-                               "to get back on the list.")
-            if previous_status in COMPLIANCE_STATUSES:
-                raise ApiError(400, "Member In Compliance State", f"{email} is in a compliance "
-                               "state due to unsubscribe, bounce, or compliance review and "
-                               "cannot be subscribed.")
+    def _upsert(self, audience: dict, email: str, body: dict, *, source: str,
+                by_person: bool = False,
+                statuses: tuple[str, ...] = validation.MEMBER_STATUSES) -> dict:
+        """Create or change a member. `by_person`: the person's own act (a signup on
+        Mailchimp's form, a confirmation), which lifts a compliance lock; the API's may not."""
+        changes, target_status = self._checked(audience, email, body, by_person=by_person,
+                                               statuses=statuses)
+        member_hash = subscriber_hash(email)
         if target_status == "pending" and [audience["id"], member_hash] in self.data["forgotten"]:
             # A confirmation e-mail is the way back for a forgotten address.
             self.data["forgotten"].remove([audience["id"], member_hash])
 
         timestamp = now_iso()
+        member = audience["members"].get(member_hash)
+        previous_status = member["status"] if member else None
         if member is None:
             member = audience["members"][member_hash] = self._new_member(audience, email, source)
         was_archived = member["archived"]
@@ -541,11 +532,20 @@ class Account:
         old_merge_fields, old_interests = dict(member["merge_fields"]), dict(member["interests"])
         member["merge_fields"].update(changes.pop("merge_fields", {}))
         member["interests"].update(changes.pop("interests", {}))
+        for key in ("status", "status_if_new", "email_address"):
+            changes.pop(key, None)
         member.update(changes)
         if target_status and target_status != previous_status:
             member["status"] = target_status
             if target_status == "unsubscribed":
                 member["unsubscribe_reason"] = "N/A (Unsubscribed by an admin)"
+                compliance.lock(member, compliance.BY_API if source == "api"
+                                else compliance.BY_ADMIN)
+            elif target_status == "cleaned":
+                compliance.lock(member, compliance.BY_BOUNCE)
+        if target_status == "subscribed":
+            # The person's own act, or the API where the compliance mode lets it.
+            compliance.unlock(member)
         member["last_changed"] = timestamp
 
         status_changed = member["status"] != previous_status or was_archived
@@ -570,6 +570,7 @@ class Account:
             "contact_id": hashlib.sha256(unique.encode()).hexdigest()[:32],
             "web_id": int(unique[:7], 16),
             "status": None,
+            "compliance_lock": None,  # who unsubscribed or cleaned them (see `compliance`)
             "archived": False,
             "merge_fields": {"FNAME": "", "LNAME": ""},
             "interests": {},
@@ -629,16 +630,8 @@ class Account:
     def member_tags_update(self, list_id: str, email_or_hash: str, body: dict) -> None:
         with self.lock:
             member = self._visible_member(list_id, email_or_hash)
-            tags = body.get("tags")
-            if not isinstance(tags, list):
-                raise invalid_resource("The resource submitted could not be validated.",
-                                       [{"field": "tags", "message": "Required"}])
-            for tag in tags:
-                name, status = tag.get("name"), tag.get("status")
-                if not name or status not in {"active", "inactive"}:
-                    raise invalid_resource("Each tag needs a name and a status of 'active' or "
-                                           "'inactive'.")
-                if status == "active":
+            for name, active in validation.member_tags(body):
+                if active:
                     self.data["tags"].setdefault(name, len(self.data["tags"]) + 1)
                     member["tags"].setdefault(name, now_iso())
                 else:
@@ -657,14 +650,19 @@ class Account:
         """POST /lists/{id}: at most 500 members, each succeeding or failing on its own."""
         with self.lock:
             audience = self._list(list_id)
-            members = body.get("members")
-            if not isinstance(members, list):
-                raise invalid_resource("The resource submitted could not be validated.",
-                                       [{"field": "members", "message": "Required"}])
+            members, update_existing = validation.batch_subscribe(body)
             if len(members) > 500:
                 raise invalid_resource("You may only subscribe or update up to 500 members at "
                                        "a time.")
-            update_existing = bool(body.get("update_existing"))
+            # The whole call is checked against the schema first: a wrongly typed field in any
+            # member fails the call; what only the account can judge fails that member alone.
+            for n, entry in enumerate(members):
+                try:
+                    validation.member_changes(entry, known_interests=None)
+                except ApiError as error:
+                    for item in error.errors or []:
+                        item["field"] = f"members.item:{n}.{item['field']}"
+                    raise
             created, updated, errors = [], [], []
             for entry in members:
                 email = entry.get("email_address", "")
@@ -692,9 +690,13 @@ class Account:
                             audience, email, {**entry, "status_if_new": entry["status"]},
                             source="api"))
                 except ApiError as error:
+                    # Mailchimp's per-member error carries the detail in `error` (e.g. "… is
+                    # in a compliance state …"); the spec's enum has only these two codes.
+                    field = (error.errors or [{}])[0]
                     errors.append({"email_address": email, "error": error.detail,
-                                   "error_code": "ERROR_GENERIC", "field": "",
-                                   "field_message": ""})
+                                   "error_code": "ERROR_GENERIC",
+                                   "field": field.get("field", ""),
+                                   "field_message": field.get("message", "")})
             return {
                 "new_members": [_batch_member(m) for m in created],
                 "updated_members": [_batch_member(m) for m in updated],
@@ -709,8 +711,9 @@ class Account:
     def webhook_create(self, list_id: str, body: dict) -> dict:
         with self.lock:
             audience = self._list(list_id)
-            url = body.get("url")
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            fields = validation.webhook_fields(body)
+            url = fields.get("url")
+            if url is None:
                 raise invalid_resource("The resource submitted could not be validated.",
                                        [{"field": "url", "message": "Please enter a valid URL."}])
             if any(hook["url"] == url for hook in audience["webhooks"].values()):
@@ -720,9 +723,9 @@ class Account:
                 "id": webhook_id, "url": url,
                 "events": {**dict.fromkeys(
                     ("subscribe", "unsubscribe", "profile", "cleaned", "upemail", "campaign"),
-                    False), **body.get("events", {})},
+                    False), **fields.get("events", {})},
                 "sources": {**dict.fromkeys(("user", "admin", "api"), False),
-                            **body.get("sources", {})},
+                            **fields.get("sources", {})},
             }
             self.on_change()
             return self._render_webhook(list_id, audience["webhooks"][webhook_id])
@@ -730,10 +733,11 @@ class Account:
     def webhook_update(self, list_id: str, webhook_id: str, body: dict) -> dict:
         with self.lock:
             webhook = self._webhook(list_id, webhook_id)
+            fields = validation.webhook_fields(body)
             for key in ("events", "sources"):
-                webhook[key].update(body.get(key, {}))
-            if "url" in body:
-                webhook["url"] = body["url"]
+                webhook[key].update(fields.get(key, {}))
+            if "url" in fields:
+                webhook["url"] = fields["url"]
             self.on_change()
             return self._render_webhook(list_id, webhook)
 
@@ -803,15 +807,25 @@ class Account:
             audience = self._list(list_id)
             if not is_valid_email(email):
                 raise invalid_resource("Please provide a valid email address.")
-            member = audience["members"].get(subscriber_hash(email))
-            if member is not None and member["status"] in COMPLIANCE_STATUSES:
-                member["status"] = "pending"
             forgotten = [list_id, subscriber_hash(email)]
             if forgotten in self.data["forgotten"]:
                 self.data["forgotten"].remove(forgotten)
             body = {"email_address": email, "status": "subscribed",
                     "merge_fields": merge_fields or {}, "interests": interests or {}}
-            return self._upsert(audience, email, body, source=source)
+            return self._upsert(audience, email, body, source=source, by_person=True)
+
+    def person_confirm(self, list_id: str, email: str, *, source: str = "user") -> dict:
+        """A person clicks the link in Mailchimp's confirmation e-mail: pending → subscribed.
+
+        The way back for someone who unsubscribed and was re-sent as pending by the API."""
+        with self.lock:
+            audience = self._list(list_id)
+            member = self._visible_member(list_id, email)
+            if member["status"] != "pending":
+                raise invalid_resource(f"{member['email_address']} is {member['status']}, not "
+                                       "pending: there is no confirmation e-mail to click.")
+            return self._upsert(audience, member["email_address"], {"status": "subscribed"},
+                                source=source, by_person=True)
 
     def person_update_profile(self, list_id: str, email: str, *, merge_fields: dict | None = None,
                               interests: dict | None = None, source: str = "user") -> dict:
@@ -828,6 +842,9 @@ class Account:
             member = self._visible_member(list_id, email)
             member["status"] = "unsubscribed"
             member["unsubscribe_reason"] = "N/A (Unsubscribed by the contact)"
+            # Staff unsubscribing someone in Mailchimp's app ("admin") lock them as firmly.
+            compliance.lock(member, compliance.BY_CONTACT if source == "user"
+                            else compliance.BY_ADMIN)
             member["last_changed"] = now_iso()
             self._emit(audience, "unsubscribe", source, member, action="unsub", reason=reason)
             self.on_change()
@@ -839,6 +856,7 @@ class Account:
             audience = self._list(list_id)
             member = self._visible_member(list_id, email)
             member["status"] = "cleaned"
+            compliance.lock(member, compliance.BY_BOUNCE)
             member["last_changed"] = now_iso()
             self._emit(audience, "cleaned", source, member, reason=reason)
             self.on_change()
