@@ -226,9 +226,9 @@ def webhooks_read(sandbox, request, list_id):
 def webhook_create(sandbox, request, list_id):
     body = _json_body(request)
     sandbox.account.list_get(list_id)  # 404 before any outgoing check
-    url = body.get("url", "")
+    url = validation.webhook_fields(body).get("url")  # a malformed body: 400 before it too
     # Mailchimp saves a webhook only once its URL answers a GET.
-    if isinstance(url, str) and url.startswith(("http://", "https://")) and not url_answers(url):
+    if url is not None and not url_answers(url):
         raise invalid_resource(f"The URL '{url}' did not return a valid response. Please make "
                                "sure it answers a GET request with 200.")
     return ApiResponse(200, sandbox.account.webhook_create(list_id, body))

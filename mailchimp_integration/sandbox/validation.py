@@ -7,6 +7,8 @@ string found instead") with the field named in `errors`.
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from .errors import invalid_resource, schema_error
 
 MEMBER_STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
@@ -17,7 +19,8 @@ TAG_STATUSES = ("active", "inactive")
 WEBHOOK_EVENTS = ("subscribe", "unsubscribe", "profile", "cleaned", "upemail", "campaign")
 WEBHOOK_SOURCES = ("user", "admin", "api")
 BATCH_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-MEMBER_STRING_FIELDS = ("ip_signup", "timestamp_signup", "ip_opt", "timestamp_opt", "language")
+MEMBER_STRING_FIELDS = ("ip_signup", "ip_opt", "language")
+MEMBER_TIME_FIELDS = ("timestamp_signup", "timestamp_opt")
 
 
 def json_type(value) -> str:
@@ -50,6 +53,21 @@ def expect_enum(value, allowed: tuple[str, ...], field: str) -> str:
     if value not in allowed:
         raise schema_error(field, f"Value '{value}' is not one of: {', '.join(allowed)}.")
     return value
+
+
+def timestamp(value, field: str) -> str:
+    """An ISO 8601 date and time ("" for none), as the member shows it: "+00:00" when the
+    client gave no zone."""
+    expect(value, "string", field)
+    if value == "":
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise schema_error(field, f"'{value}' is not a valid date-time (ISO 8601).") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat(timespec="seconds")
 
 
 def body_object(body) -> dict:
@@ -86,6 +104,9 @@ def member_changes(body: dict, *, known_interests, statuses=MEMBER_STATUSES) -> 
     for key in MEMBER_STRING_FIELDS:
         if key in body:
             changes[key] = expect(body[key], "string", key)
+    for key in MEMBER_TIME_FIELDS:
+        if key in body:
+            changes[key] = timestamp(body[key], key)
     if "email_type" in body:
         changes["email_type"] = expect_enum(body["email_type"], EMAIL_TYPES, "email_type")
     if "vip" in body:
