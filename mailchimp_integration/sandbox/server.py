@@ -272,7 +272,7 @@ def _logged_operations(body) -> list[dict]:
         params = operation.get("params") if isinstance(operation.get("params"), dict) else {}
         raw = operation.get("body")
         logged.append({
-            "method": str(operation.get("method", "")).upper(),
+            "method": str(operation.get("method", "")),
             "path": path if path.startswith(API_PREFIX + "/") else API_PREFIX + path,
             "query": urlencode(params),
             "params": {key: str(value) for key, value in params.items()},

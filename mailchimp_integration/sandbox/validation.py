@@ -196,11 +196,7 @@ def batch_operations(body) -> list[dict]:
         expect(operation, "object", field)
         if "method" not in operation or "path" not in operation:
             raise invalid_resource("Each operation needs a method and a path.")
-        method = expect(operation["method"], "string", f"{field}.method").upper()
-        if method not in BATCH_METHODS:
-            raise schema_error(f"{field}.method",
-                               f"Value '{operation['method']}' is not one of: "
-                               f"{', '.join(BATCH_METHODS)}.")
+        method = expect_enum(operation["method"], BATCH_METHODS, f"{field}.method")
         path = expect(operation["path"], "string", f"{field}.path")
         if not path:
             raise invalid_resource("Each operation needs a method and a path.")

@@ -75,6 +75,8 @@ MALFORMED = [
     ("POST", "/batches", {"operations": [{"method": "GET"}]}, None),
     ("POST", "/batches", {"operations": [{"method": 5, "path": "/ping"}]},
      "operations.item:0.method"),
+    ("POST", "/batches", {"operations": [{"method": "get", "path": "/ping"}]},
+     "operations.item:0.method"),
     ("POST", "/batches", {"operations": [{"method": "GET", "path": "/ping", "params": [1]}]},
      "operations.item:0.params"),
     ("POST", "/batches", {"operations": [{"method": "PUT", "path": MEMBER,
