@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import validation
 from .errors import ApiError, invalid_resource, json_parse_error, not_found
-from .state import self_link
+from .records import self_link
 from .webhooks import url_answers
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from . import validation
 from .api import ApiRequest, dispatch, problem
 from .errors import ApiError, json_parse_error, not_found
 from .faults import status_fault_response
-from .state import now_iso, self_link
+from .records import now_iso, self_link
 
 if TYPE_CHECKING:
     from .server import Sandbox

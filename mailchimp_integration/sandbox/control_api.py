@@ -40,7 +40,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from .state import ApiError
+from .errors import ApiError
 
 if TYPE_CHECKING:
     from .server import Sandbox
