@@ -3,18 +3,23 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import random
 import tarfile
 import threading
 import time
 from typing import TYPE_CHECKING
 
-from .api import ApiRequest, dispatch
+from . import validation
+from .api import ApiRequest, dispatch, problem
+from .errors import ApiError, json_parse_error, not_found
 from .faults import status_fault_response
-from .state import ApiError, invalid_resource, not_found, now_iso, self_link
+from .records import now_iso, self_link
 
 if TYPE_CHECKING:
     from .server import Sandbox
+
+logger = logging.getLogger(__name__)
 
 RESULTS_PATH = "/_sandbox/batch-results/{}.tar.gz"
 
@@ -29,15 +34,8 @@ class BatchRunner:
         self._results: dict[str, bytes] = {}
         self._random = random.Random()
 
-    def submit(self, body: dict) -> dict:
-        operations = body.get("operations")
-        if not isinstance(operations, list):
-            raise invalid_resource("The resource submitted could not be validated.",
-                                   [{"field": "operations", "message": "Required"}])
-        for operation in operations:
-            if not isinstance(operation, dict) or operation.get("method") not in {
-                    "GET", "POST", "PUT", "PATCH", "DELETE"} or not operation.get("path"):
-                raise invalid_resource("Each operation needs a method and a path.")
+    def submit(self, body) -> dict:
+        operations = validation.batch_operations(body)
         batch_id = f"{self._random.getrandbits(40):010x}"
         batch = {
             "id": batch_id, "status": "pending", "total_operations": len(operations),
@@ -56,7 +54,13 @@ class BatchRunner:
         self._update(batch_id, status="started")
         results = []
         for operation in operations:
-            response = self._run_one(operation)
+            try:
+                response = self._run_one(operation)
+            except Exception:
+                # Never leave a batch "started" for ever: the operation fails on its own.
+                logger.exception("sandbox batch operation failed: %s", operation)
+                response = problem(500, "Internal Server Error", "The sandbox failed on this "
+                                   "operation; see its log.")
             results.append({
                 "status_code": response.status,
                 "operation_id": operation.get("operation_id"),
@@ -77,17 +81,18 @@ class BatchRunner:
         path = operation["path"]
         if path.startswith("/3.0/"):
             path = path[len("/3.0"):]
-        params = {key: str(value) for key, value in (operation.get("params") or {}).items()}
         try:
-            body = json.loads(operation["body"]) if operation.get("body") else None
+            body = json.loads(operation["body"]) if operation["body"] else None
         except ValueError:
-            body = "not json"  # dispatch answers it with Mailchimp's parse error
+            error = json_parse_error()
+            return problem(error.status, error.title, error.detail)
         # A status fault on the operation's route fails that operation alone, as Mailchimp's
         # own errors inside a batch do; latency, hangs and drops belong to HTTP, not here.
         _, fault = self._sandbox.faults.take(operation["method"].upper(), "/3.0" + path)
         if fault is not None and fault.kind == "status":
             return status_fault_response(fault)
-        request = ApiRequest(method=operation["method"], path=path, query=params, body=body)
+        request = ApiRequest(method=operation["method"], path=path, query=operation["params"],
+                             body=body)
         return dispatch(self._sandbox, request)
 
     @staticmethod

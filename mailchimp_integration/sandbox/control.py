@@ -48,6 +48,15 @@ class SandboxControl:
     def account(self) -> dict:
         return self._call("GET", "/account")
 
+    def set_compliance_mode(self, mode: str) -> None:
+        """"strict" (the default after a reset): no member who unsubscribed or bounced can be
+        subscribed by the API. "permissive": those unsubscribed through the API can be, as some
+        Mailchimp accounts allow; a person's own unsubscribe and a bounce still lock."""
+        self._call("PUT", "/compliance-mode", json={"mode": mode})
+
+    def compliance_mode(self) -> str:
+        return self._call("GET", "/compliance-mode")["mode"]
+
     # ------------------------------------------------------------- audiences and groups
     def create_list(self, name: str, *, member_count: int = 0, list_id: str | None = None) -> str:
         body = {"name": name, "member_count": member_count}
@@ -90,6 +99,12 @@ class SandboxControl:
         """A person signs up on Mailchimp's form or confirms: lifts a compliance state."""
         return self._person(list_id, "subscribe", email=email, merge_fields=merge_fields,
                             interests=interests, source=source)
+
+    def confirm(self, list_id: str, email: str, *, source: str = "user") -> dict:
+        """The person clicks the link in Mailchimp's confirmation e-mail: their pending member
+        becomes subscribed (a `subscribe` webhook fires) and any compliance lock is lifted.
+        Refused (SandboxControlError) unless the member is pending."""
+        return self._person(list_id, "confirm", email=email, source=source)
 
     def unsubscribe(self, list_id: str, email: str, *, reason: str = "manual",
                     source: str = "user") -> dict:
@@ -168,8 +183,36 @@ class SandboxControl:
 
     # ------------------------------------------------------------- what was sent
     def request_log(self) -> list[dict]:
-        """Each API call: method, path, query (raw), params, body (JSON), status, time."""
+        """Each API call: method, path ("/3.0/…"), query (raw), params (dict), body (parsed
+        JSON, or the text when it was not JSON), status, time, duration_ms. A POST /batches
+        entry also has `operations`: each operation logged the same way (its JSON-string
+        body parsed) plus its operation_id."""
         return self._call("GET", "/requests")
+
+    def requests_to(self, path_suffix: str, *, method: str | None = None,
+                    batched: bool = True) -> list[dict]:
+        """The logged calls whose path ends with `path_suffix` (and are `method`'s, if given),
+        oldest first: what the store sent, to assert on.
+
+            [put] = sandbox.requests_to(f"/members/{member_hash}", method="PUT")
+            assert put["body"]["status_if_new"] == "pending"
+
+        With `batched` (the default) the operations inside POST /batches calls count too,
+        each as an entry of its own marked `"batch": True`, right after its batch's entry;
+        `batched=False` gives only what was sent as HTTP calls.
+        """
+        suffix = path_suffix.rstrip("/")
+        wanted = method.upper() if method else None
+        found = []
+        for entry in self.request_log():
+            candidates = [entry]
+            if batched:
+                candidates += [{**operation, "batch": True}
+                               for operation in entry.get("operations", [])]
+            found += [candidate for candidate in candidates
+                      if candidate["path"].rstrip("/").endswith(suffix)
+                      and (wanted is None or candidate["method"] == wanted)]
+        return found
 
     def requests(self) -> list[str]:
         """Each API call as "METHOD /3.0/path?query" (query exactly as sent)."""

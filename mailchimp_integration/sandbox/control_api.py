@@ -14,18 +14,24 @@
     PATCH  /lists/{list}/categories/{cat}/interests/{id}   {name}
     DELETE /lists/{list}/categories/{cat}/interests/{id}
     POST   /lists/{list}/people/subscribe          {email, merge_fields?, interests?, source?}
+    POST   /lists/{list}/people/confirm            {email, source?}  pending -> subscribed
     POST   /lists/{list}/people/unsubscribe        {email, reason?, source?}
     POST   /lists/{list}/people/clean              {email, reason?, source?}
     POST   /lists/{list}/people/change-email       {old_email, new_email, source?}
     POST   /lists/{list}/people/update-profile     {email, merge_fields?, interests?, source?}
     GET    /faults   POST /faults {kind, route?, method?, ...}   DELETE /faults[/{id}]
     GET    /connection-limit   PUT /connection-limit {enabled?, limit?}
-    GET    /requests   DELETE /requests
+    GET    /compliance-mode    PUT /compliance-mode {mode: "strict" | "permissive"}
+    GET    /requests   DELETE /requests            each API call: method, path, query, params,
+                                                   body (parsed JSON), status, time; a POST
+                                                   /batches also has `operations`, each
+                                                   logged the same way
     GET    /stats      DELETE /stats               peak in-flight etc.; DELETE resets
     GET    /webhook-deliveries[?wait=1]   DELETE /webhook-deliveries
     GET    /batch-results/{batch}.tar.gz           a finished batch's response bodies
 
 People changes fire the list's webhooks (source "user", "admin" for clean) like Mailchimp.
+A person's subscribe or confirm lifts the compliance lock the API cannot (see `compliance`).
 """
 from __future__ import annotations
 
@@ -34,13 +40,14 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from .state import ApiError
+from .errors import ApiError
 
 if TYPE_CHECKING:
     from .server import Sandbox
 
 JSON = "application/json"
-PEOPLE_ACTIONS = {"subscribe", "unsubscribe", "clean", "change-email", "update-profile"}
+PEOPLE_ACTIONS = {"subscribe", "confirm", "unsubscribe", "clean", "change-email",
+                  "update-profile"}
 
 
 class ControlError(Exception):
@@ -60,7 +67,7 @@ def handle(sandbox: Sandbox, method: str, path: str, query_string: str,
         return error.status, _json({"error": error.title, "detail": error.detail}), JSON
     except ControlError as error:
         return error.status, _json({"error": str(error)}), JSON
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         return 400, _json({"error": f"bad control request: {error!r}"}), JSON
     if isinstance(result, bytes):
         return 200, result, "application/gzip"
@@ -104,6 +111,11 @@ def route(sandbox: Sandbox, method: str, path: str, query: dict, body: dict):
             stats = sandbox.gate.stats()
             return {"enabled": stats["connection_limit_enabled"],
                     "limit": stats["connection_limit"]}
+    if parts[0] == "compliance-mode" and len(parts) == 1:
+        if method == "PUT":
+            account.set_compliance_mode(body["mode"])
+        if method in {"GET", "PUT"}:
+            return {"mode": account.compliance_mode()}
     if key == ("GET", "requests", 1):
         return sandbox.logged_requests()
     if key == ("DELETE", "requests", 1):
@@ -169,6 +181,8 @@ def _person_action(sandbox: Sandbox, list_id: str, action: str, body: dict):
     if action == "subscribe":
         return account.person_subscribe(list_id, body["email"], merge_fields=body.get(
             "merge_fields"), interests=body.get("interests"), **extra)
+    if action == "confirm":
+        return account.person_confirm(list_id, body["email"], **extra)
     if action == "update-profile":
         return account.person_update_profile(list_id, body["email"], merge_fields=body.get(
             "merge_fields"), interests=body.get("interests"), **extra)

@@ -10,14 +10,15 @@ import time
 from collections import deque
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from . import control_api
 from .api import ApiRequest, ApiResponse, dispatch, parse_json, problem
 from .batches import BatchRunner
+from .errors import ApiError
 from .faults import ConnectionGate, FaultBoard, status_fault_response
 from .seed import demo_seed
-from .state import Account, ApiError
+from .state import Account
 from .webhooks import WebhookDispatcher
 
 API_PREFIX = "/3.0"
@@ -139,7 +140,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def handle_any(self) -> None:
         url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True  # the body's end is unknown: nothing more to read
+            self.send_api(problem(400, "Bad Request", "The Content-Length header is invalid."))
+            return
         raw_body = self.rfile.read(length) if length else b""
         if url.path == API_PREFIX or url.path.startswith(API_PREFIX + "/"):
             self.handle_api(url.path, url.query, raw_body)
@@ -157,6 +165,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         entry = {"method": self.command, "path": path, "query": query_string, "params": query,
                  "body": _logged_body(raw_body), "status": None,
                  "time": datetime.now(UTC).isoformat(timespec="milliseconds")}
+        if self.command == "POST" and path.rstrip("/") == API_PREFIX + "/batches":
+            entry["operations"] = _logged_operations(entry["body"])
         gate = self.sandbox.gate
         if not gate.enter():
             response = problem(429, "Too Many Requests", "You have exceeded the limit of "
@@ -241,12 +251,35 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
 
 def _logged_body(raw_body: bytes):
+    """The body as parsed JSON; as text when it is not JSON (what was sent, all the same)."""
     if not raw_body:
         return None
     try:
         return json.loads(raw_body)
     except ValueError:
         return raw_body.decode(errors="replace")
+
+
+def _logged_operations(body) -> list[dict]:
+    """A /batches call's operations as log entries of their own (method, path, query, params,
+    body parsed from its JSON string), so a test sees what a batch sent as it sees a call."""
+    operations = body.get("operations") if isinstance(body, dict) else None
+    logged = []
+    for operation in operations if isinstance(operations, list) else []:
+        if not isinstance(operation, dict):
+            continue
+        path = str(operation.get("path", ""))
+        params = operation.get("params") if isinstance(operation.get("params"), dict) else {}
+        raw = operation.get("body")
+        logged.append({
+            "method": str(operation.get("method", "")),
+            "path": path if path.startswith(API_PREFIX + "/") else API_PREFIX + path,
+            "query": urlencode(params),
+            "params": {key: str(value) for key, value in params.items()},
+            "body": _logged_body(raw.encode()) if isinstance(raw, str) else raw,
+            "operation_id": operation.get("operation_id"),
+        })
+    return logged
 
 
 class SandboxServer(ThreadingHTTPServer):

@@ -2,65 +2,29 @@
 
 Everything is plain JSON-able dicts under one lock, so the whole account can be dumped to a
 state file and loaded back. Methods return response bodies already shaped as the spec's
-schemas; the HTTP layer only routes, filters fields and pages.
+schemas; the HTTP layer only routes, filters fields and pages. This module holds the account
+itself, its audiences and groups; members (`members.py`) and webhooks and people's own actions
+(`people.py`) are parts of the same class.
 """
 from __future__ import annotations
 
 import copy
 import hashlib
 import random
-import re
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-# Mailchimp rejects anything that is not shaped like an address; this is close enough.
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
-MEMBER_STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
-# Statuses a member can only leave by their own action (a confirmation), never by the API.
-COMPLIANCE_STATUSES = {"unsubscribed", "cleaned"}
+from . import compliance, validation
+from .errors import invalid_resource, not_found
+from .members import AccountMembers
+from .people import AccountPeople
+from .records import now_iso, self_link, subscriber_hash
+
 CATEGORY_TYPES = {"checkboxes", "dropdown", "radio", "hidden"}
-SIGNUP_SOURCES = {"api": "API - Generic", "admin": "Admin Add"}
-LINK_BASE = "https://us6.api.mailchimp.com/3.0"
 ID_RANDOM_SEED = 20240501
 
 
-class ApiError(Exception):
-    """A Mailchimp error: becomes an application/problem+json response."""
-
-    def __init__(self, status: int, title: str, detail: str, errors: list | None = None):
-        super().__init__(f"{status} {title}: {detail}")
-        self.status, self.title, self.detail, self.errors = status, title, detail, errors
-
-
-def not_found() -> ApiError:
-    return ApiError(404, "Resource Not Found", "The requested resource could not be found.")
-
-
-def invalid_resource(detail: str, errors: list | None = None) -> ApiError:
-    return ApiError(400, "Invalid Resource", detail, errors)
-
-
-def subscriber_hash(email_or_hash: str) -> str:
-    """Mailchimp's member id: MD5 of the lower-cased email (a path may carry either)."""
-    if "@" in email_or_hash:
-        return hashlib.md5(email_or_hash.strip().lower().encode()).hexdigest()
-    return email_or_hash.lower()
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def is_valid_email(email) -> bool:
-    return isinstance(email, str) and bool(EMAIL_PATTERN.match(email.strip()))
-
-
-def self_link(path: str) -> list[dict]:
-    return [{"rel": "self", "href": f"{LINK_BASE}{path}", "method": "GET"}]
-
-
-class Account:
+class Account(AccountMembers, AccountPeople):
     """One Mailchimp account. Thread-safe: every public method takes the lock.
 
     `on_event(list_id, event_type, source, data, webhooks)` is called (under the lock, so it
@@ -78,11 +42,18 @@ class Account:
 
     # ----------------------------------------------------------------- whole account
     def load_seed(self, seed: dict) -> None:
-        """Replace the account with `seed`'s; a reset still returns to the startup seed."""
+        """Replace the account with `seed`'s; a reset still returns to the startup seed.
+
+        The compliance mode is the seed's if it names one, else it stays as it was."""
         with self.lock:
+            current = getattr(self, "data", {}).get("compliance_mode", compliance.STRICT)
+            mode = seed.get("compliance_mode", current)
+            if mode not in compliance.COMPLIANCE_MODES:
+                raise invalid_resource(f"Unknown compliance mode {mode!r}.")
             self._random = random.Random(ID_RANDOM_SEED)
             self.data = {
                 "account_name": seed.get("account_name", "Sandbox"),
+                "compliance_mode": mode,
                 "lists": {},
                 "tags": {},
                 "forgotten": [],
@@ -91,8 +62,9 @@ class Account:
             self.on_change()
 
     def reset(self) -> None:
-        """Back to the seed the sandbox started with (deterministic ids included)."""
-        self.load_seed(self.startup_seed)
+        """Back to the seed the sandbox started with (deterministic ids included), in the
+        seed's compliance mode (strict unless it names one)."""
+        self.load_seed({"compliance_mode": compliance.STRICT, **self.startup_seed})
 
     def _load_seed_lists(self, lists: list[dict]) -> None:
         for audience in lists:
@@ -146,6 +118,19 @@ class Account:
                 "total_subscribers": total,
                 "_links": self_link("/"),
             }
+
+    def compliance_mode(self) -> str:
+        with self.lock:
+            return self.data.get("compliance_mode", compliance.STRICT)
+
+    def set_compliance_mode(self, mode: str) -> None:
+        """strict (every compliance lock holds) or permissive (see `compliance`)."""
+        if mode not in compliance.COMPLIANCE_MODES:
+            raise invalid_resource(f"The compliance mode must be one of "
+                                   f"{', '.join(compliance.COMPLIANCE_MODES)}, not {mode!r}.")
+        with self.lock:
+            self.data["compliance_mode"] = mode
+            self.on_change()
 
     def _new_id(self) -> str:
         return f"{self._random.getrandbits(40):010x}"
@@ -277,7 +262,7 @@ class Account:
             return self._render_list(self._list(list_id))
 
     def _render_list(self, audience: dict) -> dict:
-        counts = {status: 0 for status in MEMBER_STATUSES}
+        counts = {status: 0 for status in validation.MEMBER_STATUSES}
         for member in audience["members"].values():
             if not member["archived"]:
                 counts[member["status"]] += 1
@@ -374,507 +359,3 @@ class Account:
             "_links": self_link(
                 f"/lists/{list_id}/interest-categories/{category_id}/interests/{interest['id']}"),
         }
-
-    # ----------------------------------------------------------------- members
-    def members_all(self, list_id: str, *, status: str | None = None) -> list[dict]:
-        with self.lock:
-            audience = self._list(list_id)
-            return [
-                self._render_member(audience, member)
-                for member in audience["members"].values()
-                # Archived members are listed only when asked for, with that status.
-                if (member["archived"] and status == "archived")
-                or (not member["archived"] and (status is None or member["status"] == status))
-            ]
-
-    def member_get(self, list_id: str, email_or_hash: str) -> dict:
-        with self.lock:
-            audience = self._list(list_id)
-            return self._render_member(
-                audience, self._visible_member(list_id, email_or_hash, archived=True))
-
-    def member_add(self, list_id: str, body: dict, *, source: str = "api") -> dict:
-        """POST /lists/{id}/members: create only."""
-        with self.lock:
-            audience = self._list(list_id)
-            email = self._require_email(body)
-            existing = audience["members"].get(subscriber_hash(email))
-            if existing is not None and not existing["archived"]:
-                raise ApiError(400, "Member Exists", f"{email} is already a list member. Use PUT "
-                               "to insert or update list members.")
-            if "status" not in body:
-                raise invalid_resource(
-                    "The resource submitted could not be validated. For field-specific details, "
-                    "see the 'errors' array.",
-                    [{"field": "status", "message": "Schema describes enum, NULL found instead"}])
-            return self._upsert(audience, email, {**body, "status_if_new": body["status"]},
-                                source=source)
-
-    def member_upsert(self, list_id: str, email_or_hash: str, body: dict, *,
-                      source: str = "api") -> dict:
-        """PUT /lists/{id}/members/{hash}: add or update; `status_if_new` only for new ones."""
-        with self.lock:
-            audience = self._list(list_id)
-            email = self._require_email(body)
-            if subscriber_hash(email) != subscriber_hash(email_or_hash):
-                raise invalid_resource(
-                    "The subscriber hash in the URL does not match the email address "
-                    f"'{email}' in the request body.")
-            member = audience["members"].get(subscriber_hash(email))
-            if (member is None or member["archived"]) and "status_if_new" not in body \
-                    and "status" not in body:
-                raise invalid_resource(
-                    "The resource submitted could not be validated. For field-specific details, "
-                    "see the 'errors' array.",
-                    [{"field": "status_if_new",
-                      "message": "Schema describes enum, NULL found instead"}])
-            return self._upsert(audience, email, body, source=source)
-
-    def member_update(self, list_id: str, email_or_hash: str, body: dict, *,
-                      source: str = "api") -> dict:
-        """PATCH /lists/{id}/members/{hash}: update an existing member, maybe its email.
-
-        An archived member is brought back by a PATCH that sets a status, as by a PUT; any
-        other PATCH does not find it."""
-        with self.lock:
-            audience = self._list(list_id)
-            member = self._visible_member(list_id, email_or_hash, archived="status" in body)
-            new_email = body.get("email_address")
-            if new_email is not None and new_email.strip().lower() != \
-                    member["email_address"].lower():
-                self._change_email(audience, member, new_email, source=source)
-            return self._upsert(audience, member["email_address"],
-                                {k: v for k, v in body.items() if k != "email_address"},
-                                source=source)
-
-    def member_archive(self, list_id: str, email_or_hash: str, *, source: str = "api") -> None:
-        with self.lock:
-            audience = self._list(list_id)
-            member = self._visible_member(list_id, email_or_hash)
-            member["archived"] = True
-            member["last_changed"] = now_iso()
-            self._emit(audience, "unsubscribe", source, member, action="delete", reason="manual")
-            self.on_change()
-
-    def member_delete_permanent(self, list_id: str, email_or_hash: str) -> None:
-        with self.lock:
-            audience = self._list(list_id)
-            member = audience["members"].get(subscriber_hash(email_or_hash))
-            if member is None:
-                raise not_found()
-            del audience["members"][member["id"]]
-            self.data["forgotten"].append([list_id, member["id"]])
-            self.on_change()
-
-    def _require_email(self, body: dict) -> str:
-        email = body.get("email_address")
-        if email is None:
-            raise invalid_resource(
-                "The resource submitted could not be validated. For field-specific details, "
-                "see the 'errors' array.",
-                [{"field": "email_address", "message": "This value should not be blank."}])
-        if not is_valid_email(email):
-            raise invalid_resource("Please provide a valid email address.")
-        return email.strip()
-
-    def _validated_changes(self, audience: dict, body: dict) -> dict:
-        """The body's member fields, checked as Mailchimp checks them."""
-        changes = {}
-        for key in ("status", "status_if_new"):
-            if key in body and body[key] not in MEMBER_STATUSES:
-                raise invalid_resource(
-                    "The resource submitted could not be validated. For field-specific details, "
-                    "see the 'errors' array.",
-                    [{"field": key, "message": f"Value '{body[key]}' is not a valid status."}])
-        merge_fields = body.get("merge_fields")
-        if merge_fields is not None:
-            if not isinstance(merge_fields, dict) or not all(
-                    isinstance(value, str | int | float) for value in merge_fields.values()):
-                raise invalid_resource("Your merge fields were invalid.", [
-                    {"field": "merge_fields", "message": "Merge field values must be strings."}])
-            changes["merge_fields"] = {key.upper(): str(value)
-                                       for key, value in merge_fields.items()}
-        interests = body.get("interests")
-        if interests is not None:
-            known = self._all_interests(audience)
-            for interest_id, value in interests.items():
-                if interest_id not in known:
-                    raise invalid_resource(f"Invalid interest ID: '{interest_id}'.")
-                if not isinstance(value, bool):
-                    raise invalid_resource(f"Interest '{interest_id}' must be true or false.")
-            changes["interests"] = dict(interests)
-        for key in ("ip_signup", "timestamp_signup", "ip_opt", "timestamp_opt", "language",
-                    "email_type", "vip", "location", "marketing_permissions"):
-            if key in body:
-                changes[key] = body[key]
-        return changes
-
-    def _upsert(self, audience: dict, email: str, body: dict, *, source: str) -> dict:
-        changes = self._validated_changes(audience, body)
-        member_hash = subscriber_hash(email)
-        member = audience["members"].get(member_hash)
-        is_new = member is None or member["archived"]
-        if is_new:
-            target_status = body.get("status") or body.get("status_if_new")
-        else:
-            target_status = body.get("status")
-        previous_status = member["status"] if member else None
-
-        if target_status == "subscribed":
-            if [audience["id"], member_hash] in self.data["forgotten"]:
-                raise ApiError(400, "Forgotten Email Not Subscribed", f"{email} was permanently "
-                               "deleted and cannot be re-imported. The contact must re-subscribe "
-                               "to get back on the list.")
-            if previous_status in COMPLIANCE_STATUSES:
-                raise ApiError(400, "Member In Compliance State", f"{email} is in a compliance "
-                               "state due to unsubscribe, bounce, or compliance review and "
-                               "cannot be subscribed.")
-        if target_status == "pending" and [audience["id"], member_hash] in self.data["forgotten"]:
-            # A confirmation e-mail is the way back for a forgotten address.
-            self.data["forgotten"].remove([audience["id"], member_hash])
-
-        timestamp = now_iso()
-        if member is None:
-            member = audience["members"][member_hash] = self._new_member(audience, email, source)
-        was_archived = member["archived"]
-        member["archived"] = False
-        old_merge_fields, old_interests = dict(member["merge_fields"]), dict(member["interests"])
-        member["merge_fields"].update(changes.pop("merge_fields", {}))
-        member["interests"].update(changes.pop("interests", {}))
-        member.update(changes)
-        if target_status and target_status != previous_status:
-            member["status"] = target_status
-            if target_status == "unsubscribed":
-                member["unsubscribe_reason"] = "N/A (Unsubscribed by an admin)"
-        member["last_changed"] = timestamp
-
-        status_changed = member["status"] != previous_status or was_archived
-        if status_changed and member["status"] == "subscribed":
-            member["timestamp_opt"] = member.get("timestamp_opt") or timestamp
-            self._emit(audience, "subscribe", source, member)
-        elif status_changed and member["status"] == "unsubscribed" and previous_status:
-            self._emit(audience, "unsubscribe", source, member, action="unsub", reason="manual")
-        elif not status_changed and (member["merge_fields"] != old_merge_fields
-                                     or member["interests"] != old_interests):
-            self._emit(audience, "profile", source, member)
-        self.on_change()
-        return self._render_member(audience, member)
-
-    def _new_member(self, audience: dict, email: str, source: str) -> dict:
-        member_hash = subscriber_hash(email)
-        unique = hashlib.md5(f"{audience['id']}:{member_hash}".encode()).hexdigest()
-        return {
-            "id": member_hash,
-            "email_address": email,
-            "unique_email_id": unique[:10],
-            "contact_id": hashlib.sha256(unique.encode()).hexdigest()[:32],
-            "web_id": int(unique[:7], 16),
-            "status": None,
-            "archived": False,
-            "merge_fields": {"FNAME": "", "LNAME": ""},
-            "interests": {},
-            "email_type": "html",
-            "language": "",
-            "vip": False,
-            "ip_signup": "",
-            "ip_opt": "",
-            "source": SIGNUP_SOURCES.get(source, "Hosted Signup Form"),
-            "tags": {},
-            "last_changed": now_iso(),
-        }
-
-    def _render_member(self, audience: dict, member: dict) -> dict:
-        all_interests = self._all_interests(audience)
-        merge_fields = member["merge_fields"]
-        rendered = {
-            "id": member["id"],
-            "email_address": member["email_address"],
-            "unique_email_id": member["unique_email_id"],
-            "contact_id": member["contact_id"],
-            "full_name": " ".join(filter(None, [merge_fields.get("FNAME"),
-                                                merge_fields.get("LNAME")])),
-            "web_id": member["web_id"],
-            "email_type": member["email_type"],
-            "status": "archived" if member["archived"] else member["status"],
-            "consents_to_one_to_one_messaging": True,
-            "merge_fields": dict(merge_fields),
-            "interests": {interest_id: bool(member["interests"].get(interest_id))
-                          for interest_id in all_interests},
-            "stats": {"avg_open_rate": 0, "avg_click_rate": 0},
-            "ip_signup": member["ip_signup"],
-            "ip_opt": member["ip_opt"],
-            "member_rating": 2,
-            "last_changed": member["last_changed"],
-            "language": member["language"],
-            "vip": member["vip"],
-            "email_client": "",
-            "location": {"latitude": 0, "longitude": 0, "gmtoff": 0, "dstoff": 0,
-                         "country_code": "", "timezone": "", "region": ""},
-            "marketing_permissions": member.get("marketing_permissions", []),
-            "source": member["source"],
-            "tags_count": len(member["tags"]),
-            "tags": [{"id": self.data["tags"][name], "name": name} for name in member["tags"]],
-            "list_id": audience["id"],
-            "_links": self_link(f"/lists/{audience['id']}/members/{member['id']}"),
-        }
-        # Mailchimp sends "" for unknown timestamps; the spec says date-time, so omit them.
-        for key in ("timestamp_signup", "timestamp_opt"):
-            if member.get(key):
-                rendered[key] = member[key]
-        if member["status"] == "unsubscribed" and member.get("unsubscribe_reason"):
-            rendered["unsubscribe_reason"] = member["unsubscribe_reason"]
-        return rendered
-
-    # ----------------------------------------------------------------- tags
-    def member_tags_update(self, list_id: str, email_or_hash: str, body: dict) -> None:
-        with self.lock:
-            member = self._visible_member(list_id, email_or_hash)
-            tags = body.get("tags")
-            if not isinstance(tags, list):
-                raise invalid_resource("The resource submitted could not be validated.",
-                                       [{"field": "tags", "message": "Required"}])
-            for tag in tags:
-                name, status = tag.get("name"), tag.get("status")
-                if not name or status not in {"active", "inactive"}:
-                    raise invalid_resource("Each tag needs a name and a status of 'active' or "
-                                           "'inactive'.")
-                if status == "active":
-                    self.data["tags"].setdefault(name, len(self.data["tags"]) + 1)
-                    member["tags"].setdefault(name, now_iso())
-                else:
-                    member["tags"].pop(name, None)
-            member["last_changed"] = now_iso()
-            self.on_change()
-
-    def member_tags_all(self, list_id: str, email_or_hash: str) -> list[dict]:
-        with self.lock:
-            member = self._visible_member(list_id, email_or_hash)
-            return [{"id": self.data["tags"][name], "name": name, "date_added": added}
-                    for name, added in member["tags"].items()]
-
-    # ----------------------------------------------------------------- batch subscribe
-    def batch_subscribe(self, list_id: str, body: dict) -> dict:
-        """POST /lists/{id}: at most 500 members, each succeeding or failing on its own."""
-        with self.lock:
-            audience = self._list(list_id)
-            members = body.get("members")
-            if not isinstance(members, list):
-                raise invalid_resource("The resource submitted could not be validated.",
-                                       [{"field": "members", "message": "Required"}])
-            if len(members) > 500:
-                raise invalid_resource("You may only subscribe or update up to 500 members at "
-                                       "a time.")
-            update_existing = bool(body.get("update_existing"))
-            created, updated, errors = [], [], []
-            for entry in members:
-                email = entry.get("email_address", "")
-                try:
-                    if not is_valid_email(email):
-                        errors.append({
-                            "email_address": email, "error": f"{email} looks fake or invalid, "
-                            "please enter a real email address.", "error_code": "ERROR_GENERIC",
-                            "field": "email_address", "field_message": "Invalid email address"})
-                        continue
-                    existing = audience["members"].get(subscriber_hash(email))
-                    if existing is not None and not existing["archived"]:
-                        if not update_existing:
-                            errors.append({
-                                "email_address": email, "error": f"{email} is already a list "
-                                "member. Use PUT to insert or update list members.",
-                                "error_code": "ERROR_CONTACT_EXISTS", "field": "email_address",
-                                "field_message": "Contact already exists"})
-                            continue
-                        updated.append(self._upsert(audience, email, entry, source="api"))
-                    else:
-                        if "status" not in entry:
-                            raise invalid_resource("A status is required for new members.")
-                        created.append(self._upsert(
-                            audience, email, {**entry, "status_if_new": entry["status"]},
-                            source="api"))
-                except ApiError as error:
-                    errors.append({"email_address": email, "error": error.detail,
-                                   "error_code": "ERROR_GENERIC", "field": "",
-                                   "field_message": ""})
-            return {
-                "new_members": [_batch_member(m) for m in created],
-                "updated_members": [_batch_member(m) for m in updated],
-                "errors": errors,
-                "total_created": len(created),
-                "total_updated": len(updated),
-                "error_count": len(errors),
-                "_links": self_link(f"/lists/{list_id}"),
-            }
-
-    # ----------------------------------------------------------------- webhooks
-    def webhook_create(self, list_id: str, body: dict) -> dict:
-        with self.lock:
-            audience = self._list(list_id)
-            url = body.get("url")
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise invalid_resource("The resource submitted could not be validated.",
-                                       [{"field": "url", "message": "Please enter a valid URL."}])
-            if any(hook["url"] == url for hook in audience["webhooks"].values()):
-                raise invalid_resource(f"Sorry, you can't use the same webhook URL twice: {url}")
-            webhook_id = self._new_id()
-            audience["webhooks"][webhook_id] = {
-                "id": webhook_id, "url": url,
-                "events": {**dict.fromkeys(
-                    ("subscribe", "unsubscribe", "profile", "cleaned", "upemail", "campaign"),
-                    False), **body.get("events", {})},
-                "sources": {**dict.fromkeys(("user", "admin", "api"), False),
-                            **body.get("sources", {})},
-            }
-            self.on_change()
-            return self._render_webhook(list_id, audience["webhooks"][webhook_id])
-
-    def webhook_update(self, list_id: str, webhook_id: str, body: dict) -> dict:
-        with self.lock:
-            webhook = self._webhook(list_id, webhook_id)
-            for key in ("events", "sources"):
-                webhook[key].update(body.get(key, {}))
-            if "url" in body:
-                webhook["url"] = body["url"]
-            self.on_change()
-            return self._render_webhook(list_id, webhook)
-
-    def webhooks_all(self, list_id: str) -> list[dict]:
-        with self.lock:
-            return [self._render_webhook(list_id, hook)
-                    for hook in self._list(list_id)["webhooks"].values()]
-
-    def webhook_get(self, list_id: str, webhook_id: str) -> dict:
-        with self.lock:
-            return self._render_webhook(list_id, self._webhook(list_id, webhook_id))
-
-    def webhook_delete(self, list_id: str, webhook_id: str) -> None:
-        with self.lock:
-            self._webhook(list_id, webhook_id)
-            del self._list(list_id)["webhooks"][webhook_id]
-            self.on_change()
-
-    def _webhook(self, list_id: str, webhook_id: str) -> dict:
-        webhook = self._list(list_id)["webhooks"].get(webhook_id)
-        if webhook is None:
-            raise not_found()
-        return webhook
-
-    def _render_webhook(self, list_id: str, webhook: dict) -> dict:
-        return {"id": webhook["id"], "url": webhook["url"], "list_id": list_id,
-                "events": dict(webhook["events"]), "sources": dict(webhook["sources"]),
-                "_links": self_link(f"/lists/{list_id}/webhooks/{webhook['id']}")}
-
-    def _emit(self, audience: dict, event_type: str, source: str, member: dict, **extra) -> None:
-        """Hand a webhook event (Mailchimp's form fields) to the webhooks that want it."""
-        webhooks = [
-            hook["url"] for hook in audience["webhooks"].values()
-            if hook["events"].get(event_type) and hook["sources"].get(source)
-        ]
-        if not webhooks:
-            return
-        data = {"list_id": audience["id"], **extra}
-        if event_type in {"subscribe", "unsubscribe", "profile"}:
-            interest_names = [
-                interest["name"] for interest_id, interest in self._all_interests(audience).items()
-                if member["interests"].get(interest_id)
-            ]
-            data.update({
-                "id": member["unique_email_id"],
-                "email": member["email_address"],
-                "email_type": member["email_type"],
-                "ip_opt": member["ip_opt"],
-                "web_id": str(member["web_id"]),
-                "merges": {"EMAIL": member["email_address"], **member["merge_fields"],
-                           "INTERESTS": ", ".join(interest_names)},
-            })
-            if event_type == "subscribe":
-                data["ip_signup"] = member["ip_signup"]
-        elif event_type == "cleaned":
-            data.update({"email": member["email_address"], "campaign_id": ""})
-        self.on_event(audience["id"], event_type, source, data, webhooks)
-
-    # ----------------------------------------------------------------- people (control)
-    def person_subscribe(self, list_id: str, email: str, *, merge_fields: dict | None = None,
-                         interests: dict | None = None, source: str = "user") -> dict:
-        """A person signs up on Mailchimp's form, or confirms a pending subscription.
-
-        Their own action lifts the compliance state that stops the API from subscribing them.
-        """
-        with self.lock:
-            audience = self._list(list_id)
-            if not is_valid_email(email):
-                raise invalid_resource("Please provide a valid email address.")
-            member = audience["members"].get(subscriber_hash(email))
-            if member is not None and member["status"] in COMPLIANCE_STATUSES:
-                member["status"] = "pending"
-            forgotten = [list_id, subscriber_hash(email)]
-            if forgotten in self.data["forgotten"]:
-                self.data["forgotten"].remove(forgotten)
-            body = {"email_address": email, "status": "subscribed",
-                    "merge_fields": merge_fields or {}, "interests": interests or {}}
-            return self._upsert(audience, email, body, source=source)
-
-    def person_update_profile(self, list_id: str, email: str, *, merge_fields: dict | None = None,
-                              interests: dict | None = None, source: str = "user") -> dict:
-        with self.lock:
-            audience = self._list(list_id)
-            member = self._visible_member(list_id, email)
-            body = {"merge_fields": merge_fields or {}, "interests": interests or {}}
-            return self._upsert(audience, member["email_address"], body, source=source)
-
-    def person_unsubscribe(self, list_id: str, email: str, *, reason: str = "manual",
-                           source: str = "user") -> dict:
-        with self.lock:
-            audience = self._list(list_id)
-            member = self._visible_member(list_id, email)
-            member["status"] = "unsubscribed"
-            member["unsubscribe_reason"] = "N/A (Unsubscribed by the contact)"
-            member["last_changed"] = now_iso()
-            self._emit(audience, "unsubscribe", source, member, action="unsub", reason=reason)
-            self.on_change()
-            return self._render_member(audience, member)
-
-    def person_clean(self, list_id: str, email: str, *, reason: str = "hard",
-                     source: str = "admin") -> dict:
-        with self.lock:
-            audience = self._list(list_id)
-            member = self._visible_member(list_id, email)
-            member["status"] = "cleaned"
-            member["last_changed"] = now_iso()
-            self._emit(audience, "cleaned", source, member, reason=reason)
-            self.on_change()
-            return self._render_member(audience, member)
-
-    def person_change_email(self, list_id: str, old_email: str, new_email: str, *,
-                            source: str = "user") -> dict:
-        with self.lock:
-            audience = self._list(list_id)
-            member = self._visible_member(list_id, old_email)
-            self._change_email(audience, member, new_email, source=source)
-            self.on_change()
-            return self._render_member(audience, member)
-
-    def _change_email(self, audience: dict, member: dict, new_email: str, *, source: str) -> None:
-        if not is_valid_email(new_email):
-            raise invalid_resource("Please provide a valid email address.")
-        new_hash = subscriber_hash(new_email)
-        if new_hash in audience["members"]:
-            raise ApiError(400, "Member Exists", f"{new_email} is already a list member.")
-        old_email, old_id = member["email_address"], member["unique_email_id"]
-        del audience["members"][member["id"]]
-        member.update(id=new_hash, email_address=new_email.strip(), last_changed=now_iso())
-        audience["members"][new_hash] = member
-        webhooks = [hook["url"] for hook in audience["webhooks"].values()
-                    if hook["events"].get("upemail") and hook["sources"].get(source)]
-        if webhooks:
-            self.on_event(audience["id"], "upemail", source, {
-                "list_id": audience["id"], "new_id": old_id, "new_email": member["email_address"],
-                "old_email": old_email}, webhooks)
-
-
-def _batch_member(member: dict) -> dict:
-    """A member as the batch-subscribe response (ListMembers5) carries it."""
-    keep = ("id", "email_address", "unique_email_id", "email_type", "status", "merge_fields",
-            "interests", "stats", "ip_signup", "timestamp_signup", "ip_opt", "timestamp_opt",
-            "member_rating", "last_changed", "language", "vip", "email_client", "location",
-            "tags_count", "tags", "list_id", "contact_id", "_links")
-    return {key: member[key] for key in keep if key in member}

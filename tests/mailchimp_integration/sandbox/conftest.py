@@ -12,16 +12,17 @@ import requests
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-SPEC_PATH = "/work/shared/mailchimp-api/mailchimp-marketing-3.0.85.openapi.mergefields-any.json"
+from mailchimp_integration.sandbox import OPENAPI_SPEC
+
 SPEC_SERVER = "https://server.api.mailchimp.com/3.0"
 
 
 @cache
 def openapi() -> OpenAPI:
-    # Parsing the 3 MB spec takes ~2 s: once per session. openapi-core has no deserializer
+    # Parsing the 2 MB spec takes ~2 s: once per session. openapi-core has no deserializer
     # for Mailchimp's error media type, which is JSON.
     config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
-    return OpenAPI.from_file_path(SPEC_PATH, config=config)
+    return OpenAPI.from_file_path(str(OPENAPI_SPEC), config=config)
 
 
 class SpecCheck:

@@ -27,6 +27,44 @@ def test_the_request_log_shows_exactly_what_was_sent(api, sandbox):
     assert sandbox.request_log() == []
 
 
+def test_requests_to_finds_what_was_sent_to_a_path_batches_included(api, sandbox):
+    member = f"/lists/{NEWSLETTER}/members/log@example.com"
+    api.put(member, json={"email_address": "log@example.com", "status_if_new": "pending"})
+    api.get(member, params={"fields": "status"})
+    api.post("/batches", json={"operations": [
+        {"method": "PATCH", "path": member, "operation_id": "op-1",
+         "params": {"skip_merge_validation": True},
+         "body": json.dumps({"merge_fields": {"FNAME": "Lo"}})},
+        {"method": "GET", "path": "/3.0/lists"}]})
+
+    [put, patch] = sandbox.requests_to("/members/log@example.com", method="put") + \
+        sandbox.requests_to("/members/log@example.com", method="PATCH")
+    assert put["body"] == {"email_address": "log@example.com", "status_if_new": "pending"}
+    assert put["query"] == "" and put["status"] == 200 and "batch" not in put
+    assert patch == {"method": "PATCH", "path": f"/3.0{member}",
+                     "query": "skip_merge_validation=True",
+                     "params": {"skip_merge_validation": "True"},
+                     "body": {"merge_fields": {"FNAME": "Lo"}}, "operation_id": "op-1",
+                     "batch": True}
+    [get] = sandbox.requests_to("/members/log@example.com", method="GET")
+    assert (get["query"], get["params"]) == ("fields=status", {"fields": "status"})
+    assert [e["method"] for e in sandbox.requests_to("/members/log@example.com")] == [
+        "PUT", "GET", "PATCH"]
+    assert [e["method"] for e in sandbox.requests_to("/members/log@example.com",
+                                                     batched=False)] == ["PUT", "GET"]
+    [batch] = sandbox.requests_to("/batches", method="POST")
+    assert [op["path"] for op in batch["operations"]] == [f"/3.0{member}", "/3.0/lists"]
+    assert [e["path"] for e in sandbox.requests_to("/lists")] == ["/3.0/lists"]
+
+
+def test_a_body_that_is_not_json_is_logged_as_sent(api, sandbox, spec_check):
+    spec_check.requests = False
+    api.put(f"/lists/{NEWSLETTER}/members/x@example.com", data=b"{oops",
+            headers={"Content-Type": "application/json"})
+    [entry] = sandbox.requests_to("/members/x@example.com")
+    assert (entry["body"], entry["status"]) == ("{oops", 400)
+
+
 def test_control_calls_are_not_logged_as_api_calls(sandbox):
     sandbox.create_list("Quiet")
     assert sandbox.request_log() == []

@@ -1,7 +1,6 @@
-"""Members: upsert, update, archive, compliance, forgetting, paging, tags, batch subscribe."""
+"""Members: upsert, update, archive, forgetting, paging, tags, batch subscribe (compliance: see
+test_compliance.py)."""
 import hashlib
-
-import pytest
 
 NEWSLETTER = "a1b2c3d4e5"
 RECIPES, GARDENING, EVENTS, WEEKLY, MONTHLY = (f"1a2b3c4d0{n}" for n in range(1, 6))
@@ -130,34 +129,6 @@ def test_a_patch_with_a_status_brings_an_archived_member_back(api):
     assert api.patch(member_path("unarch@example.com"), json={"language": "fr"}).status_code == 404
     back = api.patch(member_path("unarch@example.com"), json={"status": "subscribed"})
     assert back.status_code == 200 and back.json()["status"] == "subscribed"
-
-
-@pytest.mark.parametrize("how", ["api", "person", "clean"])
-def test_an_unsubscribed_or_cleaned_member_cannot_be_resubscribed_by_the_api(api, sandbox, how):
-    email = "gone@example.com"
-    put(api, email, status_if_new="subscribed")
-    if how == "api":
-        assert put(api, email, status_if_new="subscribed",
-                   status="unsubscribed").json()["status"] == "unsubscribed"
-    elif how == "person":
-        sandbox.unsubscribe(NEWSLETTER, email)
-    else:
-        sandbox.clean(NEWSLETTER, email)
-    for response in (put(api, email, status_if_new="subscribed", status="subscribed"),
-                     api.patch(member_path(email), json={"status": "subscribed"})):
-        assert response.status_code == 400
-        assert response.json()["title"] == "Member In Compliance State"
-    # A confirmation request is allowed; the person's own confirmation subscribes them.
-    assert api.patch(member_path(email), json={"status": "pending"}).json()["status"] == "pending"
-    assert sandbox.subscribe(NEWSLETTER, email)["status"] == "subscribed"
-
-
-def test_the_compliance_state_survives_archiving(api, sandbox):
-    put(api, "sticky@example.com", status_if_new="subscribed")
-    sandbox.unsubscribe(NEWSLETTER, "sticky@example.com")
-    api.delete(member_path("sticky@example.com"))
-    response = put(api, "sticky@example.com", status_if_new="subscribed")
-    assert response.json()["title"] == "Member In Compliance State"
 
 
 def test_a_permanently_deleted_email_cannot_be_subscribed_again(api):
