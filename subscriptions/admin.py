@@ -12,6 +12,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import ngettext
 
 from . import selectors, services
 from .forms import CustomerListsForm, SubscribeCustomersForm
@@ -21,6 +22,24 @@ from .models import NewsSettings, Push, Source, Subscription
 @admin.register(NewsSettings)
 class NewsSettingsAdmin(admin.ModelAdmin):
     fields = ["double_opt_in", "pushes_paused", "customers_choose_lists"]
+    # The admin's words for the model's fields (until the model carries them itself).
+    field_words = {
+        "double_opt_in": (
+            "Ask new subscribers to confirm",
+            "New subscribers get Mailchimp's confirmation email and count as subscribed "
+            "once they click its link (double opt-in).",
+        ),
+        "pushes_paused": (
+            "Pause sending to Mailchimp",
+            "Hold every change for Mailchimp (e.g. on a staging copy of the store); the "
+            "changes go out when this is switched off again.",
+        ),
+        "customers_choose_lists": (
+            "Let customers choose their lists",
+            "Registration and checkout offer each list and group the store offers, instead "
+            "of one checkbox.",
+        ),
+    }
 
     def has_add_permission(self, request):
         return False
@@ -28,11 +47,29 @@ class NewsSettingsAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None and db_field.name in self.field_words:
+            field.label, field.help_text = self.field_words[db_field.name]
+        return field
+
     def changelist_view(self, request, extra_context=None):
-        services.news_settings_get_or_create()
+        # One row: the page is its change form. Checked here, since nothing else is; a GET
+        # writes nothing (a never-saved row is shown with its defaults, saved on POST).
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         return HttpResponseRedirect(
             reverse("admin:subscriptions_newssettings_change", args=[NewsSettings.SINGLETON_ID])
         )
+
+    def get_object(self, request, object_id, from_field=None):
+        if str(object_id) != str(NewsSettings.SINGLETON_ID):
+            return None
+        return selectors.news_settings_get()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "title": "Newsletter settings", "subtitle": None}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         services.news_settings_update(
@@ -42,14 +79,87 @@ class NewsSettingsAdmin(admin.ModelAdmin):
         )
 
 
+class SubscriptionStatusFilter(admin.SimpleListFilter):
+    title = "status"  # "By status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [(value, SUBSCRIPTION_STATUS_WORDS.get(value, label))
+                for value, label in Subscription.State.choices]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(state=self.value()) if self.value() else queryset
+
+
+# The admin's words for a subscription's state (the model's labels are the engine's).
+SUBSCRIPTION_STATUS_WORDS = {
+    Subscription.State.WAITING: "Waiting to be sent to Mailchimp",
+    Subscription.State.PENDING: "Waiting for the subscriber to confirm",
+    Subscription.State.ANNULLED: "List or group removed in Mailchimp",
+    Subscription.State.FAILED: "Mailchimp refused it",
+}
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["email", "audience", "state", "opted_in", "source", "consent_at",
-                    "last_pushed_at"]
-    list_filter = ["state", "source", "audience", "opted_in"]
+    list_display = ["email", "audience", "status", "wants_news", "source", "consent_at",
+                    "last_sent"]
+    list_filter = [SubscriptionStatusFilter, "source", "audience", "opted_in"]
     search_fields = ["email"]
     list_select_related = ["audience"]
-    readonly_fields = [f.name for f in Subscription._meta.fields] + ["interests"]
+    fieldsets = [
+        (None, {"fields": ["email", "audience", "user", "first_name", "last_name", "interests"]}),
+        ("With Mailchimp", {"fields": [
+            "status", "wants_news", "failure_reason", "removed_groups", "removed_reason",
+            "address_in_mailchimp", "status_in_mailchimp", "last_sent",
+        ]}),
+        ("Consent", {"fields": ["source", "consent_source", "consent_at", "consent_ip_address",
+                                "consent_text"]}),
+        ("Dates", {"fields": ["created_at", "updated_at"]}),
+    ]
+    readonly_fields = [
+        "email", "audience", "user", "first_name", "last_name", "interests", "status",
+        "wants_news", "failure_reason", "removed_groups", "removed_reason",
+        "address_in_mailchimp", "status_in_mailchimp", "last_sent", "source",
+        "consent_source", "consent_at", "consent_ip_address", "consent_text", "created_at",
+        "updated_at",
+    ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "title": "Subscriptions"}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="status", ordering="state")
+    def status(self, subscription: Subscription) -> str:
+        return SUBSCRIPTION_STATUS_WORDS.get(subscription.state, subscription.get_state_display())
+
+    @admin.display(description="wants the news", boolean=True, ordering="opted_in")
+    def wants_news(self, subscription: Subscription) -> bool:
+        return subscription.opted_in
+
+    @admin.display(description="last sent to Mailchimp", ordering="last_pushed_at")
+    def last_sent(self, subscription: Subscription):
+        return subscription.last_pushed_at
+
+    @admin.display(description="consent given from IP address")
+    def consent_ip_address(self, subscription: Subscription):
+        return subscription.consent_ip
+
+    @admin.display(description="address Mailchimp knows")
+    def address_in_mailchimp(self, subscription: Subscription) -> str:
+        return subscription.mailchimp_email
+
+    @admin.display(description="status in Mailchimp")
+    def status_in_mailchimp(self, subscription: Subscription) -> str:
+        return subscription.mailchimp_status
+
+    @admin.display(description="groups removed in Mailchimp")
+    def removed_groups(self, subscription: Subscription) -> str:
+        return ", ".join(group.get("name", "") for group in subscription.annulled_interests)
+
+    @admin.display(description="why it was removed")
+    def removed_reason(self, subscription: Subscription) -> str:
+        return subscription.annulled_reason
 
     def has_add_permission(self, request):
         return False
@@ -88,8 +198,11 @@ class SubscriptionAdmin(admin.ModelAdmin):
                 self.log_change(request, user, f"Mailchimp news lists updated ({changed})")
                 self.message_user(
                     request,
-                    f"Updated {changed} list(s); the changes are being sent to Mailchimp."
-                    if changed else "Nothing was changed.",
+                    ngettext(
+                        "Updated %(count)d list; the change is being sent to Mailchimp.",
+                        "Updated %(count)d lists; the changes are being sent to Mailchimp.",
+                        changed,
+                    ) % {"count": changed} if changed else "Nothing was changed.",
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(request.path)
@@ -109,25 +222,50 @@ class SubscriptionAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/subscriptions/customer_lists.html", context)
 
 
+class SentHowFilter(admin.SimpleListFilter):
+    title = "how it was sent"
+    parameter_name = "sent"
+
+    def lookups(self, request, model_admin):
+        return [("member", "One address at a time"), ("bulk", "In a batch")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(channel=self.value()) if self.value() else queryset
+
+
 @admin.register(Push)
 class PushAdmin(admin.ModelAdmin):
-    """Marketing → Mailchimp sync log: every push, its state, attempts and last error."""
+    """Marketing → Mailchimp sync log: every change sent to Mailchimp, its state, attempts and
+    Mailchimp's reason; failed ones can be sent again."""
 
-    # Narrow enough that Mailchimp's reason shows without scrolling; the channel and the next
-    # attempt are on each entry's page and in the filters.
-    list_display = ["email", "audience", "state", "reason", "attempts", "action", "updated_at"]
+    # Narrow enough that Mailchimp's reason shows without scrolling at 1280 px; how it was
+    # sent and the next attempt are on each entry's page and in the filters.
+    list_display = ["email", "audience", "state", "reason", "attempts", "change", "updated_at"]
     list_display_links = ["email"]
-    list_filter = ["state", "action", "channel", "subscription__audience", "created_at"]
+    list_filter = ["state", "action", SentHowFilter, "subscription__audience", "created_at"]
     search_fields = ["subscription__email", "last_error"]
     list_select_related = ["subscription__audience"]
     actions = ["retry"]
-    readonly_fields = [f.name for f in Push._meta.fields]
+    fields = ["email", "audience", "change", "state", "attempts", "reason", "sent_how",
+              "next_attempt_at", "created_at", "finished_at", "updated_at"]
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        # A log is read, not edited: no "Select … to change".
+        extra_context = {
+            **(extra_context or {}), "title": "Mailchimp sync log", "module_name": "entries"
+        }
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "title": "Mailchimp sync log entry"}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(ordering="subscription__email")
     def email(self, push: Push) -> str:
@@ -137,14 +275,26 @@ class PushAdmin(admin.ModelAdmin):
     def audience(self, push: Push) -> str:
         return push.subscription.audience.name
 
+    @admin.display(description="change", ordering="action")
+    def change(self, push: Push) -> str:
+        return push.get_action_display()
+
     @admin.display(description="Mailchimp's reason", ordering="last_error")
     def reason(self, push: Push) -> str:
         return push.last_error
 
-    @admin.action(description="Retry the selected failed pushes", permissions=["change"])
+    @admin.display(description="sent")
+    def sent_how(self, push: Push) -> str:
+        return {"member": "One address at a time", "bulk": "In a batch"}.get(push.channel, "—")
+
+    @admin.action(description="Send the selected failed entries again", permissions=["change"])
     def retry(self, request, queryset):
         count = services.push_retry(push_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} failed push(es) will be sent again.")
+        self.message_user(request, ngettext(
+            "%(count)d failed entry will be sent to Mailchimp again.",
+            "%(count)d failed entries will be sent to Mailchimp again.",
+            count,
+        ) % {"count": count})
 
 
 @admin.action(description="Subscribe selected customers to…")
@@ -159,9 +309,11 @@ def subscribe_customers_to(modeladmin, request, queryset):
             audience_ids=form.cleaned_data["audiences"],
             source=Source.ADMIN,
         )
-        modeladmin.message_user(
-            request, f"{count} subscription(s) queued for Mailchimp.", messages.SUCCESS
-        )
+        modeladmin.message_user(request, ngettext(
+            "%(count)d subscription will be sent to Mailchimp.",
+            "%(count)d subscriptions will be sent to Mailchimp.",
+            count,
+        ) % {"count": count}, messages.SUCCESS)
         return None
     context = {
         **modeladmin.admin_site.each_context(request),

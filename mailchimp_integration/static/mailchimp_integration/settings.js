@@ -25,9 +25,13 @@
     bar.hidden = false;
     bar.max = Math.max(run.progress_total, 1);
     bar.value = run.progress_done;
-    statusLine.textContent = run.state === "queued"
-      ? "Queued: waiting for a worker…"
-      : `Updating the lists: ${run.progress_done} of ${run.progress_total} Mailchimp calls…`;
+    if (run.state === "queued") {
+      statusLine.textContent = "Queued: waiting for a worker…";
+    } else if (run.progress_total > 0) {
+      statusLine.textContent = `Importing the lists: step ${run.progress_done} of ${run.progress_total}…`;
+    } else {
+      statusLine.textContent = "Importing the lists…";
+    }
   }
 
   function poll(url) {
