@@ -69,7 +69,10 @@ class NewsSettingsAdmin(admin.ModelAdmin):
         return selectors.news_settings_get()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "title": "Newsletter settings", "subtitle": None}
+        extra_context = {
+            **(extra_context or {}), "title": "Newsletter settings", "subtitle": None,
+            "show_save_and_continue": False,  # one page of settings: "Save" says it all
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
