@@ -210,6 +210,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
         can_change = self.has_change_permission(request)
         user = get_object_or_404(get_user_model(), pk=user_id)
         subscriptions = list(selectors.subscriptions_for_user(user=user))
+        for subscription in subscriptions:
+            subscription.status_text = SUBSCRIPTION_STATUS_WORDS.get(
+                subscription.state, subscription.get_state_display()
+            )
         form = CustomerListsForm(
             request.POST if request.method == "POST" else None,
             subscriptions=subscriptions,

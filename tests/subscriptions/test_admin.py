@@ -197,3 +197,14 @@ def test_the_tab_counts_lists_in_words(staff, account, news_list):
     page = staff.post(url, {f"list_{news_list.mailchimp_id}": "subscribe"}, follow=True)
     text = page.content.decode()
     assert "list(s)" not in text
+
+
+def test_the_tab_says_the_state_in_words_an_admin_reads(staff, account, news_list):
+    from subscriptions import services
+
+    customer = CustomerFactory()
+    services.subscription_subscribe(email=customer.email, use_defaults=True,
+                                    source=Source.FOOTER, user=customer)
+    url = reverse("admin:subscriptions_customer_lists", args=[customer.pk])
+    text = visible_text(staff.get(url))
+    assert "Waiting to be sent to Mailchimp" in text and "pushed" not in text
