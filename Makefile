@@ -24,9 +24,10 @@ seed: migrate
 run: seed
 	$(PY) scripts/run_dev.py
 
-# The same set-up, then the whole suite (browser tests need /usr/bin/chromium).
+# The same set-up, then the whole suite (browser tests need /usr/bin/chromium); -rs prints
+# why each skipped test was skipped.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -rs
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -12,13 +12,14 @@ from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
 from .forms import ApiKeyForm, FlagChangeForm
-from .models import Audience, Interest, MailchimpConnection, SyncRun
+from .models import Audience, ConnectionCheck, Interest, MailchimpConnection, SyncRun
 
 
 def sync_run_json(run: SyncRun | None) -> dict | None:
@@ -41,9 +42,25 @@ def sync_run_json(run: SyncRun | None) -> dict | None:
     }
 
 
+def connection_check_json(check: ConnectionCheck) -> dict:
+    return {
+        "id": check.pk,
+        "purpose": check.purpose,
+        "state": check.state,
+        "finished": check.is_finished,
+        "ok": check.state == ConnectionCheck.State.SUCCEEDED,
+        "message": check.message,
+        "waiting_seconds": int((timezone.now() - check.requested_at).total_seconds()),
+    }
+
+
 @admin.register(MailchimpConnection)
 class MailchimpConnectionAdmin(admin.ModelAdmin):
-    """The settings page: the API key (masked), "Test connection", "Update Mailchimp Lists"."""
+    """The settings page: the API key (masked), "Test connection", "Update Mailchimp Lists".
+
+    Nothing here waits on Mailchimp: a key is checked (and saved) by a worker, a sync runs in
+    a worker, and the page polls both. A GET changes nothing.
+    """
 
     settings_template = "admin/mailchimp_integration/mailchimpconnection/settings.html"
 
@@ -63,6 +80,11 @@ class MailchimpConnectionAdmin(admin.ModelAdmin):
                 wrap(self.sync_status_view),
                 name=f"{prefix}_sync_status",
             ),
+            path(
+                "check/<int:check_id>/",
+                wrap(self.check_status_view),
+                name=f"{prefix}_check_status",
+            ),
             *super().get_urls(),
         ]
 
@@ -73,7 +95,7 @@ class MailchimpConnectionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         can_change = self.has_change_permission(request)
         config = selectors.mailchimp_config_get()
-        form = ApiKeyForm(require_key=False, check_with_mailchimp=False)
+        form = ApiKeyForm(require_key=False)
         if request.method == "POST":
             if not can_change:
                 raise PermissionDenied
@@ -81,10 +103,10 @@ class MailchimpConnectionAdmin(admin.ModelAdmin):
             if isinstance(response, HttpResponseRedirect):
                 return response
             form = response
-        elif can_change:
-            # A key from the environment counts as connected: import its lists the first time.
-            services.connection_ensure_first_sync()
+        # A key from the environment is imported by the beat job within a minute; a GET
+        # never starts anything.
         connection = selectors.connection_get()
+        check = selectors.connection_check_latest()
         context = {
             **self.admin_site.each_context(request),
             "title": "Mailchimp integration",
@@ -95,6 +117,11 @@ class MailchimpConnectionAdmin(admin.ModelAdmin):
             "form": form,
             "can_change": can_change,
             "latest_run": selectors.sync_run_latest(),
+            "import_status": selectors.lists_import_status(),
+            "check": check,
+            "check_status_url": reverse(
+                "admin:mailchimp_integration_mailchimpconnection_check_status", args=[check.pk]
+            ) if check else "",
             "sync_url": reverse("admin:mailchimp_integration_mailchimpconnection_sync"),
             "lists_url": reverse("admin:mailchimp_integration_audience_changelist"),
             **(extra_context or {}),
@@ -102,17 +129,17 @@ class MailchimpConnectionAdmin(admin.ModelAdmin):
         return TemplateResponse(request, self.settings_template, context)
 
     def _settings_post(self, request, config):
-        """Save or clear the key, or test the connection; a form with errors to re-show, or a
-        redirect."""
+        """Queue a check of the key (and its saving), or clear it; a form with errors to
+        re-show, or a redirect back to the page, which shows the check until it is done."""
         action = request.POST.get("action")
         here = HttpResponseRedirect(request.path)
         if action == "test":
-            form = ApiKeyForm(request.POST, require_key=False, check_with_mailchimp=False)
+            form = ApiKeyForm(request.POST, require_key=False)
             if not form.is_valid():
                 return form
-            result = services.connection_test(api_key=form.cleaned_data["api_key"] or None)
-            level = messages.SUCCESS if result.ok else messages.ERROR
-            self.message_user(request, result.message, level)
+            services.connection_check_request(
+                purpose=ConnectionCheck.Purpose.TEST, api_key=form.cleaned_data["api_key"]
+            )
             return here
         if config.from_environment:
             self.message_user(
@@ -129,22 +156,13 @@ class MailchimpConnectionAdmin(admin.ModelAdmin):
             form = ApiKeyForm(request.POST)
             if not form.is_valid():
                 return form
-            result = form.test_result
-            connection = services.connection_save_api_key(
-                api_key=form.cleaned_data["api_key"],
-                account_name=result.account_name if result else "",
+            services.connection_check_request(
+                purpose=ConnectionCheck.Purpose.SAVE, api_key=form.cleaned_data["api_key"]
             )
-            self.log_change(request, connection, "Saved a new Mailchimp API key.")
-            if result and not result.ok:
-                self.message_user(
-                    request, f"The key was saved, but it could not be checked: {result.message}",
-                    messages.WARNING,
-                )
-            else:
-                self.message_user(
-                    request, "The key was saved. " + (result.message if result else "")
-                    + " Importing the lists…", messages.SUCCESS,
-                )
+            self.log_change(
+                request, services.connection_get_or_create(),
+                "Entered a new Mailchimp API key, saved once Mailchimp accepts it.",
+            )
             return here
         self.message_user(request, "Unknown action.", messages.ERROR)
         return here
@@ -183,6 +201,15 @@ class MailchimpConnectionAdmin(admin.ModelAdmin):
         if run is None:
             return JsonResponse({"error": "No such sync."}, status=404)
         return JsonResponse({"run": sync_run_json(run)})
+
+
+    def check_status_view(self, request, check_id: int):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        check = selectors.connection_check_get(check_id=check_id)
+        if check is None:
+            return JsonResponse({"error": "No such check."}, status=404)
+        return JsonResponse({"check": connection_check_json(check)})
 
 
 def _settings_url() -> str:
@@ -230,7 +257,7 @@ class AudienceAdmin(admin.ModelAdmin):
             "page": page,
             "audiences": page.object_list,
             "can_change": self.has_change_permission(request),
-            "latest_run": selectors.sync_run_latest(),
+            "import_status": selectors.lists_import_status(),
             "flags_url": reverse("admin:mailchimp_integration_audience_flags"),
             "settings_url": _settings_url(),
             **(extra_context or {}),

@@ -4,13 +4,12 @@ import re
 from django import forms
 from django.conf import settings
 
-from . import services
-
 API_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_]+-[a-z]+[0-9]+$")
 
 
 class ApiKeyForm(forms.Form):
-    """A new API key; Mailchimp must accept it before it is saved."""
+    """A new API key, checked for its form here; a worker then asks Mailchimp, and saves it
+    only if Mailchimp does not refuse it."""
 
     api_key = forms.CharField(
         label="New API key",
@@ -24,11 +23,9 @@ class ApiKeyForm(forms.Form):
         "e.g. -us6. It is stored encrypted and never shown again.",
     )
 
-    def __init__(self, *args, require_key: bool = True, check_with_mailchimp: bool = True, **kw):
+    def __init__(self, *args, require_key: bool = True, **kw):
         super().__init__(*args, **kw)
         self.require_key = require_key
-        self.check_with_mailchimp = check_with_mailchimp
-        self.test_result: services.ConnectionTestResult | None = None
 
     def clean_api_key(self) -> str:
         api_key = self.cleaned_data["api_key"]
@@ -41,12 +38,6 @@ class ApiKeyForm(forms.Form):
                 "This does not look like a Mailchimp API key: it should be letters and digits "
                 "ending with the data centre, e.g. …-us6."
             )
-        if self.check_with_mailchimp:
-            self.test_result = services.connection_test(api_key=api_key)
-            # A key Mailchimp refuses is not saved; if Mailchimp is only unreachable, it is
-            # saved and the page says so.
-            if not self.test_result.ok and not self.test_result.retryable:
-                raise forms.ValidationError(self.test_result.message)
         return api_key
 
 

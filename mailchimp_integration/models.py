@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import ngettext
+
+
+def count_of(number: int, singular: str, plural: str) -> str:
+    """"1 group", "2 groups": Django's pluralisation, with the number."""
+    return ngettext("%(count)d " + singular, "%(count)d " + plural, number) % {"count": number}
 
 
 class MailchimpConnection(models.Model):
@@ -28,6 +34,45 @@ class MailchimpConnection(models.Model):
 
     def __str__(self) -> str:
         return "Mailchimp integration"
+
+
+class ConnectionCheck(models.Model):
+    """One check of an API key with Mailchimp, run by a worker, never in a page request.
+
+    "Test connection" checks the key typed (or the key in force); "Save key" checks the new
+    key and saves it only if Mailchimp does not refuse it. The key waits here encrypted and is
+    wiped once checked.
+    """
+
+    class Purpose(models.TextChoices):
+        TEST = "test", "Test connection"
+        SAVE = "save", "Save key"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Checking"
+        SUCCEEDED = "succeeded", "Connected"
+        FAILED = "failed", "Failed"
+
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    # Fernet token of the key to check; empty: the key in force. Wiped once checked.
+    api_key_encrypted = models.TextField(blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "connection check"
+        verbose_name_plural = "connection checks"
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} ({self.get_state_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED)
 
 
 class MailchimpEntity(models.Model):
@@ -119,10 +164,10 @@ class SyncRun(models.Model):
         FAILED = "failed"
 
     class Trigger(models.TextChoices):
-        BUTTON = "button"
-        SCHEDULE = "schedule"
-        FIRST_CONNECTION = "first_connection"
-        COMMAND = "command"
+        BUTTON = "button", "the Update button"
+        SCHEDULE = "schedule", "the schedule"
+        FIRST_CONNECTION = "first_connection", "the new connection"
+        COMMAND = "command", "the command line"
 
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
@@ -140,11 +185,13 @@ class SyncRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "list import"
+        verbose_name_plural = "list imports"
         ordering = ["-queued_at", "-id"]
         indexes = [models.Index(fields=["state"], name="syncrun_state")]
 
     def __str__(self) -> str:
-        return f"Sync #{self.pk} ({self.state})"
+        return f"List import of {self.queued_at:%Y-%m-%d %H:%M} ({self.get_state_display()})"
 
     @property
     def is_finished(self) -> bool:
@@ -157,7 +204,8 @@ class SyncRun(models.Model):
         if self.state != self.State.SUCCEEDED:
             return f"{self.get_state_display()}…"
         return (
-            f"Synced {self.audiences} audiences, {self.categories} categories, "
-            f"{self.interests} groups: {self.created} created, {self.updated} updated, "
-            f"{self.removed} removed."
+            f"Synced {count_of(self.audiences, 'audience', 'audiences')}, "
+            f"{count_of(self.categories, 'category', 'categories')}, "
+            f"{count_of(self.interests, 'group', 'groups')}: {self.created} created, "
+            f"{self.updated} updated, {self.removed} removed."
         )

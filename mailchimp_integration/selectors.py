@@ -2,14 +2,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import F, Prefetch, QuerySet
+from django.utils import formats, timezone
 
 from . import crypto
 from .client import base_url_for
 from .exceptions import MailchimpNotConfigured
-from .models import Audience, Interest, InterestCategory, MailchimpConnection, SyncRun
+from .models import (
+    Audience,
+    ConnectionCheck,
+    Interest,
+    InterestCategory,
+    MailchimpConnection,
+    SyncRun,
+    count_of,
+)
 
 
 @dataclass(frozen=True)
@@ -125,3 +135,71 @@ def sync_run_active() -> SyncRun | None:
         .order_by("-queued_at", "-id")
         .first()
     )
+
+
+def _when(moment: datetime) -> str:
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+@dataclass(frozen=True)
+class ListsImportStatus:
+    """What the lists page and the settings page say about the last import of the lists."""
+
+    latest_run: SyncRun | None
+    last_success: SyncRun | None
+    synced_at: datetime | None  # any import, including one made without a recorded run
+    audiences: int
+    categories: int
+    interests: int
+
+    @property
+    def imported(self) -> bool:
+        return bool(self.last_success or self.synced_at)
+
+    @property
+    def last_import_text(self) -> str:
+        """"Last import: <when>, by <trigger>. Synced 3 audiences, …", or that there was none."""
+        run = self.last_success
+        if run is not None and run.finished_at:
+            return (
+                f"Last import: {_when(run.finished_at)}, by {run.get_trigger_display()}. "
+                f"{run.summary}"
+            )
+        if self.synced_at:
+            return (
+                f"Last import: {_when(self.synced_at)}. The store has "
+                f"{count_of(self.audiences, 'audience', 'audiences')}, "
+                f"{count_of(self.categories, 'category', 'categories')} and "
+                f"{count_of(self.interests, 'group', 'groups')} from Mailchimp."
+            )
+        return "The lists have not been imported yet."
+
+    @property
+    def failure_text(self) -> str:
+        """The newest import, if it failed after the last good one."""
+        run = self.latest_run
+        if run is None or run.state != SyncRun.State.FAILED:
+            return ""
+        return f"The import of {_when(run.queued_at)} failed: {run.error}"
+
+
+def lists_import_status() -> ListsImportStatus:
+    listed = {"removed_at__isnull": True}
+    return ListsImportStatus(
+        latest_run=sync_run_latest(),
+        last_success=SyncRun.objects.filter(state=SyncRun.State.SUCCEEDED)
+        .order_by("-finished_at", "-id")
+        .first(),
+        synced_at=connection_get().lists_synced_at,
+        audiences=Audience.objects.filter(**listed).count(),
+        categories=InterestCategory.objects.filter(**listed).count(),
+        interests=Interest.objects.filter(**listed).count(),
+    )
+
+
+def connection_check_get(*, check_id: int) -> ConnectionCheck | None:
+    return ConnectionCheck.objects.filter(pk=check_id).first()
+
+
+def connection_check_latest() -> ConnectionCheck | None:
+    return ConnectionCheck.objects.order_by("-requested_at", "-id").first()

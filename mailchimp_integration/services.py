@@ -17,7 +17,14 @@ from django.utils import timezone
 from . import crypto, selectors, signals
 from .client import MailchimpClient, all_pages, max_connections, with_retries
 from .exceptions import MailchimpError, MailchimpNotConfigured, MailchimpNotFound
-from .models import Audience, Interest, InterestCategory, MailchimpConnection, SyncRun
+from .models import (
+    Audience,
+    ConnectionCheck,
+    Interest,
+    InterestCategory,
+    MailchimpConnection,
+    SyncRun,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +91,92 @@ def connection_save_api_key(*, api_key: str, account_name: str = "") -> Mailchim
     # A new key may be a new account: import its lists now (in a worker, after commit).
     sync_run_enqueue(trigger=SyncRun.Trigger.FIRST_CONNECTION)
     return connection
+
+
+CONNECTION_CHECK_STALE = timedelta(minutes=5)
+
+
+@transaction.atomic
+def connection_check_request(*, purpose: str, api_key: str = "") -> ConnectionCheck:
+    """Queue a check of `api_key` (empty: the key in force) for a worker, after commit.
+
+    The admin page never waits on Mailchimp: it shows the check's state and polls for it.
+    A newer "Save key" replaces one still waiting, so the last key entered is the one saved.
+    """
+    from . import tasks  # tasks import services
+
+    connection_check_fail_stale()
+    if purpose == ConnectionCheck.Purpose.SAVE:
+        ConnectionCheck.objects.filter(
+            purpose=ConnectionCheck.Purpose.SAVE, state=ConnectionCheck.State.QUEUED
+        ).update(
+            state=ConnectionCheck.State.FAILED, api_key_encrypted="", finished_at=timezone.now(),
+            message="Not saved: a newer key was entered.",
+        )
+    check = ConnectionCheck.objects.create(
+        purpose=purpose, api_key_encrypted=crypto.encrypt(api_key) if api_key else ""
+    )
+    # Robust: with the broker down the page still answers; the check is then marked stale.
+    transaction.on_commit(lambda: tasks.connection_check.delay(check.pk), robust=True)
+    return check
+
+
+def connection_check_execute(*, check_id: int) -> ConnectionCheck:
+    """Run a queued check in a worker: ask Mailchimp, save the key if that was asked and
+    Mailchimp did not refuse it, record the outcome in words, and wipe the key."""
+    claimed = ConnectionCheck.objects.filter(
+        pk=check_id, state=ConnectionCheck.State.QUEUED
+    ).update(state=ConnectionCheck.State.RUNNING)
+    check = ConnectionCheck.objects.get(pk=check_id)
+    if not claimed:
+        return check
+    try:
+        api_key = crypto.decrypt(check.api_key_encrypted) if check.api_key_encrypted else None
+        result = connection_test(api_key=api_key)
+        ok, message = result.ok, result.message
+        if check.purpose == ConnectionCheck.Purpose.SAVE:
+            ok, message = _connection_check_save(check, api_key or "", result)
+    except Exception as error:
+        ConnectionCheck.objects.filter(pk=check_id).update(
+            state=ConnectionCheck.State.FAILED, api_key_encrypted="", finished_at=timezone.now(),
+            message=f"The check could not be completed ({error.__class__.__name__}).",
+        )
+        raise
+    ConnectionCheck.objects.filter(pk=check_id).update(
+        state=ConnectionCheck.State.SUCCEEDED if ok else ConnectionCheck.State.FAILED,
+        message=message, api_key_encrypted="", finished_at=timezone.now(),
+    )
+    return ConnectionCheck.objects.get(pk=check_id)
+
+
+def _connection_check_save(
+    check: ConnectionCheck, api_key: str, result: ConnectionTestResult
+) -> tuple[bool, str]:
+    """Save the checked key: (saved and accepted, what to tell the admin). A key Mailchimp
+    refuses is not saved; if Mailchimp is only unreachable, it is saved and the page says so."""
+    if not result.ok and not result.retryable:
+        return False, f"The key was not saved: {result.message}"
+    newer = ConnectionCheck.objects.filter(
+        purpose=ConnectionCheck.Purpose.SAVE, pk__gt=check.pk
+    ).exists()
+    if newer:
+        return False, "Not saved: a newer key was entered."
+    connection_save_api_key(api_key=api_key, account_name=result.account_name)
+    if not result.ok:
+        return False, f"The key was saved, but Mailchimp could not check it: {result.message}"
+    return True, f"The key was saved. {result.message} Importing the lists…"
+
+
+def connection_check_fail_stale() -> int:
+    """Checks no worker took in time: failed, and their key wiped."""
+    return ConnectionCheck.objects.filter(
+        state__in=[ConnectionCheck.State.QUEUED, ConnectionCheck.State.RUNNING],
+        requested_at__lt=timezone.now() - CONNECTION_CHECK_STALE,
+    ).update(
+        state=ConnectionCheck.State.FAILED, api_key_encrypted="", finished_at=timezone.now(),
+        message="No worker checked the key in time (is the Celery worker running?). "
+        "Try again.",
+    )
 
 
 @transaction.atomic

@@ -14,6 +14,16 @@ def sync_lists(run_id: int) -> None:
     services.sync_run_execute(run_id=run_id)
 
 
+@shared_task(name="mailchimp_integration.connection_check", ignore_result=True,
+             soft_time_limit=120, time_limit=150)
+def connection_check(check_id: int) -> None:
+    """Check the key of ConnectionCheck `check_id` with Mailchimp (and save it, if asked).
+
+    The key is read from the row (encrypted), never passed in the task's arguments.
+    """
+    services.connection_check_execute(check_id=check_id)
+
+
 @shared_task(name="mailchimp_integration.sync_lists_scheduled", ignore_result=True)
 def sync_lists_scheduled() -> None:
     """The beat job (MAILCHIMP_SYNC_INTERVAL_MINUTES): re-import the lists."""
@@ -23,5 +33,7 @@ def sync_lists_scheduled() -> None:
 @shared_task(name="mailchimp_integration.sync_lists_first", ignore_result=True)
 def sync_lists_first() -> None:
     """A frequent, cheap beat job: import the lists as soon as the store is found connected
-    (a key from the environment needs no admin visit), once; a no-op afterwards."""
+    (a key from the environment needs no admin visit), once; a no-op afterwards. Also wipes
+    the keys of connection checks no worker took."""
     services.connection_ensure_first_sync()
+    services.connection_check_fail_stale()

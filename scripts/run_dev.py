@@ -1,7 +1,12 @@
 """`make run`: start the Mailchimp sandbox, a Celery worker and beat, and the web server.
 
 With no MAILCHIMP_API_KEY in the environment, the store is pointed at the local sandbox
-(a demo Mailchimp account). Ctrl-C stops everything this script started.
+(a demo Mailchimp account), and the sandbox's address and key are written to
+var/dev-sandbox.env for as long as it runs, so `python manage.py sync_lists` typed in another
+terminal reaches it too (shop/settings.py reads the file in development). Ctrl-C stops
+everything this script started.
+
+Environment: HOST (127.0.0.1), PORT (8000, the store), SANDBOX_PORT (8100).
 """
 import os
 import signal
@@ -18,6 +23,18 @@ HOST = os.environ.get("HOST", "127.0.0.1")
 WEB_PORT = int(os.environ.get("PORT", "8000"))
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "8100"))
 SANDBOX_KEY = "demo0000sandbox0000key-us6"
+SANDBOX_ENV_FILE = VAR / "dev-sandbox.env"
+
+
+def sandbox_env_file_write(api_url: str) -> None:
+    SANDBOX_ENV_FILE.write_text(
+        "# Written by `make run` while its Mailchimp sandbox runs; removed when it stops.\n"
+        f"MAILCHIMP_API_URL={api_url}\nMAILCHIMP_API_KEY={SANDBOX_KEY}\n"
+    )
+
+
+def sandbox_env_file_remove() -> None:
+    SANDBOX_ENV_FILE.unlink(missing_ok=True)
 
 
 def port_is_free(port: int) -> bool:
@@ -72,6 +89,7 @@ def main() -> int:
                 print(f"run: the sandbox did not start; see {VAR / 'sandbox.log'}")
                 stop(processes)
                 return 1
+            sandbox_env_file_write(env["MAILCHIMP_API_URL"])
             # The demo account's lists, with one audience offered, so the newsletter box works.
             subprocess.run([PYTHON, "manage.py", "seed_demo_mailchimp"], cwd=ROOT, env=env)
 
@@ -115,6 +133,8 @@ def interrupt(signum, frame):
 
 
 def stop(processes: dict) -> None:
+    if "sandbox" in processes:
+        sandbox_env_file_remove()
     for process in processes.values():
         if process.poll() is None:
             process.terminate()

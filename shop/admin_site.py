@@ -7,9 +7,15 @@ from django.urls import reverse
 SECTIONS = {
     "Catalogue": ["catalogue"],
     "Sales": ["checkout"],
-    "Customers": ["accounts", "auth"],
+    "Customers": ["accounts"],
     "Marketing": ["mailchimp_integration", "subscriptions"],
+    # Who may do what in the back office: Django's staff groups, kept apart from the
+    # customers and from Mailchimp's groups.
+    "Administration": ["auth"],
 }
+
+# Index names of Django's own models that would read ambiguously beside Mailchimp's groups.
+RENAMED_MODELS = {("auth", "Group"): "Staff groups"}
 
 
 class ShopAdminSite(admin.AdminSite):
@@ -30,7 +36,12 @@ class ShopAdminSite(admin.AdminSite):
             members = [by_label.pop(label) for label in labels if label in by_label]
             if not members:
                 continue
-            models = [model for app in members for model in app["models"]]
+            models = [
+                {**model, "name": RENAMED_MODELS.get((app["app_label"], model["object_name"]),
+                                                     model["name"])}
+                for app in members
+                for model in app["models"]
+            ]
             grouped.append(
                 {
                     **members[0],

@@ -22,6 +22,20 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def development_sandbox() -> dict[str, str]:
+    """The Mailchimp sandbox a running `make run` wrote to var/dev-sandbox.env, if any.
+
+    `make run` gives the sandbox's address and key to its own processes; this file lets a
+    command typed beside it (`python manage.py sync_lists`) reach the same sandbox.
+    """
+    path = VAR_DIR / "dev-sandbox.env"
+    if not path.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    wanted = {"MAILCHIMP_API_URL", "MAILCHIMP_API_KEY"}
+    return {name.strip(): value.strip() for name, value in pairs if name.strip() in wanted}
+
+
 def development_secret_key() -> str:
     """A random key kept in var/ so sessions survive restarts of a development checkout."""
     path = VAR_DIR / "secret_key"
@@ -33,9 +47,10 @@ def development_secret_key() -> str:
 
 
 DEBUG = env_bool("DEBUG")
+DEVELOPMENT = env_bool("SHOP_DEVELOPMENT", default=True)
 SECRET_KEY = os.environ.get("SECRET_KEY") or ""
 if not SECRET_KEY:
-    if not (DEBUG or env_bool("SHOP_DEVELOPMENT", default=True)):
+    if not (DEBUG or DEVELOPMENT):
         raise ImproperlyConfigured("SECRET_KEY must be set in production.")
     SECRET_KEY = development_secret_key()
 # Former SECRET_KEYs (comma-separated) still accepted while sessions, signatures and the
@@ -177,7 +192,8 @@ COUNTRIES_FIRST = [STORE_DEFAULT_COUNTRY]
 COUNTRIES_FIRST_BREAK = "──────────"
 
 # The cache holds the footer form's per-IP counters, so every web process must share it:
-# Redis when there is one, else a table in the database.
+# CACHE_URL or REDIS_URL (Redis). Without either, each process counts in its own memory
+# (LocMemCache): right for one development process, too lenient with several web workers.
 CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL", "")
 if CACHE_URL:
     CACHES = {
@@ -304,6 +320,11 @@ CELERY_BEAT_SCHEDULE["checkout-order-confirmation-sweep"] = {
 MAILCHIMP_API_KEY = os.environ.get("MAILCHIMP_API_KEY", "")
 # Base URL, e.g. the sandbox http://127.0.0.1:8100/3.0; empty: https://<dc>.api.mailchimp.com/3.0
 MAILCHIMP_API_URL = os.environ.get("MAILCHIMP_API_URL", "")
+if DEVELOPMENT and not MAILCHIMP_API_KEY:
+    # In development with no key set: the sandbox of a running `make run`, if there is one.
+    _sandbox = development_sandbox()
+    MAILCHIMP_API_KEY = _sandbox.get("MAILCHIMP_API_KEY", "")
+    MAILCHIMP_API_URL = _sandbox.get("MAILCHIMP_API_URL", MAILCHIMP_API_URL)
 # MAILCHIMP_ENCRYPTION_KEY, the one-key name of earlier releases, is still read.
 MAILCHIMP_ENCRYPTION_KEYS = env_list("MAILCHIMP_ENCRYPTION_KEYS") or env_list(
     "MAILCHIMP_ENCRYPTION_KEY"

@@ -5,6 +5,8 @@ The customer admin is the storefront's own, subclassed only to add the tab and t
 """
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -12,6 +14,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.translation import ngettext
 
 from . import delivery, selectors, services
@@ -22,6 +25,24 @@ from .models import ConsentEvent, NewsSettings, Push, Source, Subscription
 @admin.register(NewsSettings)
 class NewsSettingsAdmin(admin.ModelAdmin):
     fields = ["double_opt_in", "pushes_paused", "customers_choose_lists"]
+    # The admin's words for the model's fields (until the model carries them itself).
+    field_words = {
+        "double_opt_in": (
+            "Ask new subscribers to confirm",
+            "New subscribers get Mailchimp's confirmation email and count as subscribed "
+            "once they click its link (double opt-in).",
+        ),
+        "pushes_paused": (
+            "Pause sending to Mailchimp",
+            "Hold every change for Mailchimp (e.g. on a staging copy of the store); the "
+            "changes go out when this is switched off again.",
+        ),
+        "customers_choose_lists": (
+            "Let customers choose their lists",
+            "Registration and checkout offer each list and group the store offers, instead "
+            "of one checkbox.",
+        ),
+    }
 
     def has_add_permission(self, request):
         return False
@@ -29,11 +50,32 @@ class NewsSettingsAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None and db_field.name in self.field_words:
+            field.label, field.help_text = self.field_words[db_field.name]
+        return field
+
     def changelist_view(self, request, extra_context=None):
-        services.news_settings_get_or_create()
+        # One row: the page is its change form. Checked here, since nothing else is; a GET
+        # writes nothing (a never-saved row is shown with its defaults, saved on POST).
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         return HttpResponseRedirect(
             reverse("admin:subscriptions_newssettings_change", args=[NewsSettings.SINGLETON_ID])
         )
+
+    def get_object(self, request, object_id, from_field=None):
+        if str(object_id) != str(NewsSettings.SINGLETON_ID):
+            return None
+        return selectors.news_settings_get()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}), "title": "Newsletter settings", "subtitle": None,
+            "show_save_and_continue": False,  # one page of settings: "Save" says it all
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         services.news_settings_update(
@@ -59,15 +101,98 @@ class ConsentEventInline(admin.TabularInline):
         return False
 
 
+# A changelist with many columns and filters: without the navigation sidebar (the breadcrumbs
+# stay) its table fits a 1280 px screen instead of being cut off on the right.
+WIDE_LIST = {"is_nav_sidebar_enabled": False}
+
+
+class SubscriptionStatusFilter(admin.SimpleListFilter):
+    title = "status"  # "By status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [(value, SUBSCRIPTION_STATUS_WORDS.get(value, label))
+                for value, label in Subscription.State.choices]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(state=self.value()) if self.value() else queryset
+
+
+class WantsNewsFilter(admin.SimpleListFilter):
+    title = "wants the news"
+    parameter_name = "wants_news"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No, opted out")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(opted_in=self.value() == "yes")
+        return queryset
+
+
+# The admin's words for a subscription's state (the model's labels are the engine's).
+SUBSCRIPTION_STATUS_WORDS = {
+    Subscription.State.WAITING: "Waiting to be sent to Mailchimp",
+    Subscription.State.PENDING: "Waiting for the subscriber to confirm",
+    Subscription.State.CONTACT: "A contact, not subscribed to the news",
+    Subscription.State.FAILED: "Mailchimp refused it",
+}
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["email", "audience", "state", "opted_in", "source", "consent",
-                    "last_pushed_at"]
-    list_filter = ["state", "source", "audience", "opted_in"]
+    # Consent time and IP are on each subscription's page; the list stays within 1280 px.
+    list_display = ["email", "audience", "status", "wants_news", "source", "last_sent_short"]
+    list_filter = [SubscriptionStatusFilter, WantsNewsFilter, "source", "audience"]
     search_fields = ["email"]
     list_select_related = ["audience"]
-    readonly_fields = [f.name for f in Subscription._meta.fields] + ["interests"]
+    fieldsets = [
+        (None, {"fields": ["email", "audience", "user", "first_name", "last_name", "interests"]}),
+        ("With Mailchimp", {"fields": [
+            "status", "wants_news", "failure_reason", "address_in_mailchimp",
+            "status_in_mailchimp", "last_sent", "attempts", "next_attempt_at",
+        ]}),
+        ("Consent (the whole history is below)", {"fields": ["source", "consent"]}),
+        ("Dates", {"fields": ["created_at", "updated_at"]}),
+    ]
+    readonly_fields = [
+        "email", "audience", "user", "first_name", "last_name", "interests", "status",
+        "wants_news", "failure_reason", "address_in_mailchimp", "status_in_mailchimp",
+        "last_sent", "attempts", "next_attempt_at", "source", "consent", "created_at",
+        "updated_at",
+    ]
     inlines = [ConsentEventInline]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "title": "Subscriptions", **WIDE_LIST}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="status", ordering="state")
+    def status(self, subscription: Subscription) -> str:
+        return SUBSCRIPTION_STATUS_WORDS.get(subscription.state, subscription.get_state_display())
+
+    @admin.display(description="wants the news", boolean=True, ordering="opted_in")
+    def wants_news(self, subscription: Subscription) -> bool:
+        return subscription.opted_in
+
+    @admin.display(description="last sent to Mailchimp", ordering="last_pushed_at")
+    def last_sent(self, subscription: Subscription):
+        return subscription.last_pushed_at
+
+    @admin.display(description="last sent", ordering="last_pushed_at")
+    def last_sent_short(self, subscription: Subscription) -> str:
+        if subscription.last_pushed_at is None:
+            return "—"
+        return formats.date_format(timezone.localtime(subscription.last_pushed_at), "j M Y H:i")
+
+    @admin.display(description="address Mailchimp knows")
+    def address_in_mailchimp(self, subscription: Subscription) -> str:
+        return subscription.mailchimp_email
+
+    @admin.display(description="status in Mailchimp")
+    def status_in_mailchimp(self, subscription: Subscription) -> str:
+        return subscription.mailchimp_status
 
     def has_add_permission(self, request):
         return False
@@ -90,6 +215,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
         can_change = self.has_change_permission(request)
         user = get_object_or_404(get_user_model(), pk=user_id)
         subscriptions = list(selectors.subscriptions_for_user(user=user))
+        for subscription in subscriptions:
+            subscription.status_text = SUBSCRIPTION_STATUS_WORDS.get(
+                subscription.state, subscription.get_state_display()
+            )
         form = CustomerListsForm(
             request.POST if request.method == "POST" else None,
             subscriptions=subscriptions,
@@ -106,8 +235,11 @@ class SubscriptionAdmin(admin.ModelAdmin):
                 self.log_change(request, user, f"Mailchimp news lists updated ({changed})")
                 self.message_user(
                     request,
-                    f"Updated {changed} list(s); the changes are being sent to Mailchimp."
-                    if changed else "Nothing was changed.",
+                    ngettext(
+                        "Updated %(count)d list; the change is being sent to Mailchimp.",
+                        "Updated %(count)d lists; the changes are being sent to Mailchimp.",
+                        changed,
+                    ) % {"count": changed} if changed else "Nothing was changed.",
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(request.path)
@@ -127,25 +259,51 @@ class SubscriptionAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/subscriptions/customer_lists.html", context)
 
 
+class SentHowFilter(admin.SimpleListFilter):
+    title = "how it was sent"
+    parameter_name = "sent"
+
+    def lookups(self, request, model_admin):
+        return [("member", "One address at a time"), ("bulk", "In a batch")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(channel=self.value()) if self.value() else queryset
+
+
 @admin.register(Push)
 class PushAdmin(admin.ModelAdmin):
-    """Marketing → Mailchimp sync log: every push, its state, attempts and last error."""
+    """Marketing → Mailchimp sync log: every change sent to Mailchimp, its state, attempts and
+    Mailchimp's reason; failed ones can be sent again."""
 
-    # Narrow enough that Mailchimp's reason shows without scrolling; the channel and the next
-    # attempt are on each entry's page and in the filters.
-    list_display = ["email", "audience", "state", "reason", "attempt", "action", "updated_at"]
+    # Narrow enough that Mailchimp's reason shows without scrolling at 1280 px; how it was
+    # sent and the next attempt are on each entry's page and in the filters.
+    list_display = ["email", "audience", "state", "reason", "attempt", "change", "updated_at"]
     list_display_links = ["email"]
-    list_filter = ["state", "channel", "subscription__audience", "created_at"]
+    list_filter = ["state", SentHowFilter, "subscription__audience", "created_at"]
     search_fields = ["subscription__email", "last_error"]
     list_select_related = ["subscription__audience"]
     actions = ["retry"]
-    readonly_fields = [f.name for f in Push._meta.fields]
+    fields = ["email", "audience", "change", "state", "attempt", "reason", "sent_how",
+              "what_was_sent", "mailchimp_status", "created_at", "finished_at", "updated_at"]
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        # A log is read, not edited: no "Select … to change".
+        extra_context = {
+            **(extra_context or {}), "title": "Mailchimp sync log", "module_name": "entries",
+            **WIDE_LIST,
+        }
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "title": "Mailchimp sync log entry"}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(ordering="subscription__email")
     def email(self, push: Push) -> str:
@@ -155,9 +313,21 @@ class PushAdmin(admin.ModelAdmin):
     def audience(self, push: Push) -> str:
         return push.subscription.audience.name
 
+    @admin.display(description="change", ordering="action")
+    def change(self, push: Push) -> str:
+        return push.action or "—"
+
+    @admin.display(description="what was sent")
+    def what_was_sent(self, push: Push) -> str:
+        return json.dumps(push.payload, indent=1, sort_keys=True) if push.payload else "—"
+
     @admin.display(description="Mailchimp's reason", ordering="last_error")
     def reason(self, push: Push) -> str:
         return push.last_error
+
+    @admin.display(description="sent")
+    def sent_how(self, push: Push) -> str:
+        return {"member": "One address at a time", "bulk": "In a batch"}.get(push.channel, "—")
 
     @admin.action(description="Send the selected failed entries again", permissions=["change"])
     def retry(self, request, queryset):

@@ -11,6 +11,11 @@ import uuid
 from shop.settings import *  # noqa: F403
 from shop.settings import REDIS_URL, celery_queues
 
+# A test run never talks to the sandbox of a `make run` in the same checkout: only to what the
+# environment or the test itself names.
+MAILCHIMP_API_KEY = os.environ.get("MAILCHIMP_API_KEY", "")
+MAILCHIMP_API_URL = os.environ.get("MAILCHIMP_API_URL", "")
+
 # Each test process keeps its own counters (the footer's per-IP limit), never a shared Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -62,3 +62,40 @@ def test_with_redis_url_celery_uses_redis():
     result = run_manage("shell", "-v", "0", "-c", code, REDIS_URL="redis://127.0.0.1:6379/3")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "redis://127.0.0.1:6379/3"
+
+
+def environment_names_read_by(path) -> set[str]:
+    """Every variable name a module reads with os.environ / env_bool / env_list."""
+    import re
+
+    text = path.read_text()
+    calls = r'(?:os\.environ\.get|os\.getenv|env_bool|env_list|os\.environ\[)\(?\s*"([A-Z0-9_]+)"'
+    membership = r'"([A-Z0-9_]+)" (?:not )?in os\.environ'
+    return set(re.findall(calls, text)) | set(re.findall(membership, text))
+
+
+def test_env_example_lists_every_variable_the_settings_and_make_run_read():
+    import re
+
+    listed = set(re.findall(r"^([A-Z0-9_]+)=", (BASE_DIR / ".env.example").read_text(), re.M))
+    read = environment_names_read_by(BASE_DIR / "shop" / "settings.py")
+    read |= environment_names_read_by(BASE_DIR / "scripts" / "run_dev.py")
+    assert {"CACHE_URL", "EMAIL_FILE_PATH", "PORT", "SANDBOX_PORT", "HOST"} <= read
+    assert read - listed == set()
+
+
+def test_in_development_commands_reach_the_sandbox_of_a_running_make_run(tmp_path):
+    (tmp_path / "dev-sandbox.env").write_text(
+        "# written by make run\nMAILCHIMP_API_URL=http://127.0.0.1:8612/3.0\n"
+        "MAILCHIMP_API_KEY=demo0000sandbox0000key-us6\n"
+    )
+    code = "from django.conf import settings; print(settings.MAILCHIMP_API_URL)"
+    env = {"SHOP_VAR_DIR": str(tmp_path), "MAILCHIMP_API_KEY": "", "MAILCHIMP_API_URL": ""}
+    result = run_manage("shell", "-v", "0", "-c", code, **env)
+    assert result.stdout.strip() == "http://127.0.0.1:8612/3.0", result.stderr
+
+    # A key in the environment wins, and production never reads the file.
+    with_key = run_manage("shell", "-v", "0", "-c", code, **{**env, "MAILCHIMP_API_KEY": "a-us6"})
+    assert with_key.stdout.strip() == "", with_key.stderr
+    production = run_manage("shell", "-v", "0", "-c", code, **{**env, **PRODUCTION_ENV})
+    assert production.stdout.strip() == "", production.stderr

@@ -349,70 +349,211 @@ def admin_entered_key(connected, settings):
     return connected
 
 
-def test_saving_a_key_checks_it_stores_it_encrypted_and_imports_the_lists(
-    admin_entered_key, django_capture_on_commit_callbacks, monkeypatch
-):
+@pytest.fixture
+def checks_queued(monkeypatch):
+    """The ids of the connection checks the page queued for a worker (after commit)."""
     from mailchimp_integration import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.sync_lists, "delay", queued.append)
+    monkeypatch.setattr(tasks.connection_check, "delay", queued.append)
+    return queued
+
+
+def post_key_form(client, capture, data):
+    """POST the key form; nothing reaches Mailchimp in the request."""
+    with capture(execute=True):
+        response = client.post(reverse(SETTINGS_URL), data)
+    assert response.status_code == 302
+    return response
+
+
+def run_checks(queued) -> None:
+    """What the worker does with each queued check."""
+    for check_id in queued:
+        services.connection_check_execute(check_id=check_id)
+    queued.clear()
+
+
+def test_saving_a_key_is_checked_by_a_worker_then_stored_encrypted_and_imports_the_lists(
+    admin_entered_key, django_capture_on_commit_callbacks, monkeypatch, checks_queued
+):
+    from mailchimp_integration import tasks
+    from mailchimp_integration.models import ConnectionCheck
+
+    syncs = []
+    monkeypatch.setattr(tasks.sync_lists, "delay", syncs.append)
     client = logged_in(staff_user(permissions=SETTINGS_MANAGER_PERMISSIONS))
     key = admin_entered_key.api_key
+    admin_entered_key.clear_requests()
+    post_key_form(client, django_capture_on_commit_callbacks, {"action": "save", "api_key": key})
+    # The request answered without calling Mailchimp; the page says the key is being checked.
+    assert admin_entered_key.requests() == []
+    check = ConnectionCheck.objects.get()
+    assert checks_queued == [check.pk] and key not in check.api_key_encrypted
+    assert not MailchimpConnection.objects.exclude(api_key_encrypted="").exists()
+    html = client.get(reverse(SETTINGS_URL)).text
+    assert "Checking with Mailchimp…" in html
+    status_url = reverse(
+        "admin:mailchimp_integration_mailchimpconnection_check_status", args=[check.pk]
+    )
+    assert status_url in html
+    assert client.get(status_url).json()["check"]["finished"] is False
+
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse(SETTINGS_URL), {"action": "save", "api_key": key})
-    assert response.status_code == 302
+        run_checks(checks_queued)
     stored = MailchimpConnection.objects.get()
     assert key not in stored.api_key_encrypted and crypto.decrypt(stored.api_key_encrypted) == key
     assert stored.account_name == "Hilltop Goods test account"
-    assert queued == [SyncRun.objects.get(trigger=SyncRun.Trigger.FIRST_CONNECTION).pk]
+    assert syncs == [SyncRun.objects.get(trigger=SyncRun.Trigger.FIRST_CONNECTION).pk]
+    assert ConnectionCheck.objects.get().api_key_encrypted == ""  # wiped once checked
 
+    status = client.get(status_url).json()["check"]
+    assert status["finished"] and status["ok"]
     html = client.get(reverse(SETTINGS_URL)).text
     assert crypto.mask(key) in html and key not in html
     assert "Connected to the Mailchimp account “Hilltop Goods test account”." in html
 
 
-def test_a_key_mailchimp_rejects_is_not_saved(admin_entered_key):
+def test_a_key_mailchimp_rejects_is_not_saved(
+    admin_entered_key, django_capture_on_commit_callbacks, checks_queued
+):
     client = logged_in(staff_user(permissions=SETTINGS_MANAGER_PERMISSIONS))
-    response = client.post(
-        reverse(SETTINGS_URL), {"action": "save", "api_key": "ffffffffffffffffffffffffffffffff-us6"}
-    )
-    assert response.status_code == 200
-    assert "Mailchimp rejected the API key (401 API Key Invalid: Your API key may be invalid" in (
-        response.text
-    )
-    assert "ffffffffffffffffffffffffffffffff" not in response.text  # not even echoed back
+    post_key_form(client, django_capture_on_commit_callbacks,
+                  {"action": "save", "api_key": "ffffffffffffffffffffffffffffffff-us6"})
+    run_checks(checks_queued)
+    html = client.get(reverse(SETTINGS_URL)).text
+    assert "The key was not saved: Mailchimp rejected the API key (401 API Key Invalid" in html
+    assert "ffffffffffffffffffffffffffffffff" not in html  # not even echoed back
     assert not MailchimpConnection.objects.exclude(api_key_encrypted="").exists()
 
 
-def test_test_connection_shows_the_account_name_or_the_exact_reason(admin_entered_key, settings):
+def test_test_connection_shows_the_account_name_or_the_exact_reason(
+    admin_entered_key, settings, django_capture_on_commit_callbacks, checks_queued
+):
     settings.MAILCHIMP_API_KEY = admin_entered_key.api_key
     client = logged_in(staff_user(permissions=SETTINGS_MANAGER_PERMISSIONS))
     MailchimpConnection.objects.create(pk=1, lists_synced_at="2026-01-01T00:00:00Z")
 
-    response = client.post(reverse(SETTINGS_URL), {"action": "test"}, follow=True)
-    assert "Connected to the Mailchimp account “Hilltop Goods test account”." in response.text
+    def test_connection() -> str:
+        post_key_form(client, django_capture_on_commit_callbacks, {"action": "test"})
+        run_checks(checks_queued)
+        return client.get(reverse(SETTINGS_URL)).text
+
+    assert "Connected to the Mailchimp account “Hilltop Goods test account”." in test_connection()
 
     admin_entered_key.fail_status(503, times=1)
-    response = client.post(reverse(SETTINGS_URL), {"action": "test"}, follow=True)
-    assert "Mailchimp had a server error (503 Service Unavailable: " in response.text
+    assert "Mailchimp had a server error (503 Service Unavailable: " in test_connection()
 
     settings.MAILCHIMP_API_URL = "http://127.0.0.1:9/3.0"
-    response = client.post(reverse(SETTINGS_URL), {"action": "test"}, follow=True)
     assert (
         "Mailchimp is unreachable (Connection failed: 127.0.0.1:9: Connection refused)"
-        in response.text
+        in test_connection()
     )
 
 
-def test_test_connection_tries_a_typed_key_without_saving_it(admin_entered_key):
+def test_test_connection_tries_a_typed_key_without_saving_it(
+    admin_entered_key, django_capture_on_commit_callbacks, checks_queued
+):
     client = logged_in(staff_user(permissions=SETTINGS_MANAGER_PERMISSIONS))
-    response = client.post(
-        reverse(SETTINGS_URL),
-        {"action": "test", "api_key": "ffffffffffffffffffffffffffffffff-us6"},
-        follow=True,
-    )
-    assert "Mailchimp rejected the API key (401 API Key Invalid" in response.text
+    post_key_form(client, django_capture_on_commit_callbacks,
+                  {"action": "test", "api_key": "ffffffffffffffffffffffffffffffff-us6"})
+    run_checks(checks_queued)
+    html = client.get(reverse(SETTINGS_URL)).text
+    assert "Mailchimp rejected the API key (401 API Key Invalid" in html
     assert not MailchimpConnection.objects.exclude(api_key_encrypted="").exists()
+
+
+def test_a_newer_key_replaces_one_still_waiting_for_its_check(
+    admin_entered_key, django_capture_on_commit_callbacks, checks_queued
+):
+    from mailchimp_integration.models import ConnectionCheck
+
+    client = logged_in(staff_user(permissions=SETTINGS_MANAGER_PERMISSIONS))
+    for key in ("00000000000000000000000000000000-us6", admin_entered_key.api_key):
+        post_key_form(client, django_capture_on_commit_callbacks,
+                      {"action": "save", "api_key": key})
+    run_checks(checks_queued)
+    first, second = ConnectionCheck.objects.order_by("pk")
+    assert first.message == "Not saved: a newer key was entered." and not first.api_key_encrypted
+    assert second.state == ConnectionCheck.State.SUCCEEDED
+    stored = MailchimpConnection.objects.get()
+    assert crypto.decrypt(stored.api_key_encrypted) == admin_entered_key.api_key
+
+
+def test_a_check_no_worker_took_is_failed_and_its_key_wiped(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mailchimp_integration.models import ConnectionCheck
+
+    settings.MAILCHIMP_API_KEY = ""
+    check = ConnectionCheck.objects.create(
+        purpose="save", api_key_encrypted=crypto.encrypt("k-us6")
+    )
+    ConnectionCheck.objects.filter(pk=check.pk).update(
+        requested_at=timezone.now() - timedelta(minutes=6)
+    )
+    assert services.connection_check_fail_stale() == 1
+    check.refresh_from_db()
+    assert check.state == "failed" and check.api_key_encrypted == ""
+    assert "is the Celery worker running?" in check.message
+
+
+def test_a_get_of_the_settings_page_writes_nothing_and_starts_no_sync(settings):
+    settings.MAILCHIMP_API_KEY = "0123456789abcdef0123456789ab1234-us6"  # connected, never synced
+    client = logged_in(staff_user(permissions=SETTINGS_MANAGER_PERMISSIONS))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse(SETTINGS_URL)).status_code == 200
+    writes = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(
+        ("INSERT", "UPDATE", "DELETE"))]
+    assert [sql for sql in writes if "django_session" not in sql] == []
+    assert not SyncRun.objects.exists()
+    assert client.get(reverse(SYNC_URL)).status_code == 405
+    assert not SyncRun.objects.exists()
+
+
+def test_the_update_button_needs_the_csrf_token(settings):
+    settings.MAILCHIMP_API_KEY = "0123456789abcdef0123456789ab1234-us6"
+    client = logged_in(staff_user(permissions=SETTINGS_MANAGER_PERMISSIONS), enforce_csrf=True)
+    assert client.post(reverse(SYNC_URL), HTTP_ACCEPT="application/json").status_code == 403
+    assert not SyncRun.objects.exists()
+
+
+def test_the_settings_page_shows_the_last_import_made_by_any_path(settings):
+    """Lists imported by `make run`'s seeding or by the command are not "not imported yet"."""
+    from django.utils import timezone
+
+    settings.MAILCHIMP_API_KEY = "0123456789abcdef0123456789ab1234-us6"
+    client = logged_in(
+        staff_user(permissions=SETTINGS_MANAGER_PERMISSIONS + LIST_MANAGER_PERMISSIONS)
+    )
+    assert "The lists have not been imported yet." in client.get(reverse(SETTINGS_URL)).text
+
+    SyncRun.objects.create(
+        trigger=SyncRun.Trigger.COMMAND, state=SyncRun.State.SUCCEEDED,
+        finished_at=timezone.now(), audiences=1, categories=1, interests=3, created=5,
+    )
+    for url in (SETTINGS_URL, LISTS_URL):
+        html = client.get(reverse(url)).text
+        assert "not been imported" not in html
+        assert "by the command line. Synced 1 audience, 1 category, 3 groups: 5 created" in html
+
+    SyncRun.objects.create(
+        trigger=SyncRun.Trigger.SCHEDULE, state=SyncRun.State.FAILED, error="Mailchimp is down",
+        finished_at=timezone.now(),
+    )
+    html = client.get(reverse(SETTINGS_URL)).text
+    assert "Synced 1 audience" in html and "failed: Mailchimp is down" in html
+
+
+def test_lists_imported_without_a_recorded_run_show_their_time_and_counts(settings):
+    MailchimpConnection.objects.create(pk=1, lists_synced_at="2026-01-01T09:30:00Z")
+    audience_with_groups(categories=1, groups=2)
+    client = logged_in(staff_user(permissions=SETTINGS_MANAGER_PERMISSIONS))
+    html = client.get(reverse(SETTINGS_URL)).text
+    assert "Last import: " in html
+    assert "The store has 1 audience, 1 category and 2 groups from Mailchimp." in html
 
 
 def test_audiences_still_in_mailchimp_come_before_removed_ones():

@@ -131,3 +131,41 @@ def test_update_mailchimp_lists_runs_in_the_worker_and_the_page_shows_the_result
     )
     expect(page.get_by_role("button", name="Update Mailchimp Lists")).to_be_enabled()
     assert Audience.objects.count() == 2
+
+
+@pytest.mark.worker
+def test_a_new_key_is_checked_by_the_worker_while_the_page_shows_checking(
+    page, live_server, connected, settings, celery_worker_process
+):
+    """The page request never waits on Mailchimp: a worker checks the key, the page polls."""
+    from mailchimp_integration import crypto
+    from mailchimp_integration.models import MailchimpConnection
+
+    from .factories import SETTINGS_MANAGER_PERMISSIONS
+
+    settings.MAILCHIMP_API_KEY = ""  # this web process: no key from the environment
+    MailchimpConnection.objects.create(pk=1, lists_synced_at="2026-01-01T00:00:00Z")
+    staff_user(email="owner@example.com", permissions=SETTINGS_MANAGER_PERMISSIONS)
+    log_in(page, live_server, "owner@example.com")
+    page.goto(
+        live_server.url + reverse("admin:mailchimp_integration_mailchimpconnection_changelist")
+    )
+    connected.set_latency(1.5)  # Mailchimp is slow: the page is not
+    page.get_by_label("New API key").fill("ffffffffffffffffffffffffffffffff-us6")
+    page.get_by_role("button", name="Save key").click()
+    expect(page.locator("#mc-check-status")).to_have_text("Checking with Mailchimp…")
+    expect(page.locator("#mc-check-status")).to_have_text(
+        re.compile(r"^The key was not saved: Mailchimp rejected the API key \(401"),
+        timeout=30_000,
+    )
+    assert MailchimpConnection.objects.get().api_key_encrypted == ""
+
+    page.get_by_label("New API key").fill(connected.api_key)
+    page.get_by_role("button", name="Save key").click()
+    # A saved key reloads the page: masked, with the account's name.
+    expect(page.get_by_test_id("masked-key")).to_have_text(re.compile(r"-us6$"), timeout=30_000)
+    expect(page.locator("#mc-check-status")).to_contain_text(
+        "Connected to the Mailchimp account “Hilltop Goods test account”."
+    )
+    stored = MailchimpConnection.objects.get()
+    assert crypto.decrypt(stored.api_key_encrypted) == connected.api_key

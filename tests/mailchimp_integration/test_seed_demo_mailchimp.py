@@ -37,3 +37,12 @@ def test_an_unreachable_mailchimp_is_one_clear_error(settings):
     settings.MAILCHIMP_RETRY_ATTEMPTS = 1
     with pytest.raises(CommandError, match="seed_demo_mailchimp: .*"):
         call_command("seed_demo_mailchimp")
+
+
+def test_the_import_is_recorded_for_the_admin_pages(settings, mailchimp_sandbox):
+    from mailchimp_integration.models import SyncRun
+
+    point_store_at_sandbox(settings, mailchimp_sandbox)
+    call_command("seed_demo_mailchimp")
+    run = SyncRun.objects.get()
+    assert run.state == SyncRun.State.SUCCEEDED and run.trigger == SyncRun.Trigger.COMMAND

@@ -122,3 +122,95 @@ def test_an_email_changed_by_staff_carries_over_to_the_same_member(staff, accoun
     drain()
     assert member(account, news_list, "after@example.com")["status"] == "subscribed"
     assert member(account, news_list, "before@example.com") is None
+
+
+# --- Words a store admin reads, and the newsletter settings' permissions ----------------------
+
+
+def staff_with(*permissions: str):
+    from uuid import uuid4
+
+    from django.test import Client
+
+    from tests.mailchimp_integration.factories import staff_user
+
+    client = Client()
+    client.force_login(staff_user(email=f"{uuid4().hex[:8]}@example.com", permissions=permissions))
+    return client
+
+
+def test_the_newsletter_settings_need_a_permission_and_a_get_writes_nothing():
+    from subscriptions.models import NewsSettings
+
+    settings_url = reverse("admin:subscriptions_newssettings_changelist")
+    change_url = reverse("admin:subscriptions_newssettings_change", args=[1])
+    clerk = staff_with()
+    assert clerk.get(settings_url).status_code == 403
+    assert clerk.get(change_url).status_code == 403
+    assert not NewsSettings.objects.exists()
+
+    reader = staff_with("subscriptions.view_newssettings")
+    assert reader.get(settings_url).status_code == 302
+    page = reader.get(change_url)
+    assert page.status_code == 200
+    assert not NewsSettings.objects.exists()  # the defaults are shown, nothing is written
+    html = " ".join(page.content.decode().split())
+    assert "Newsletter settings &rsaquo; Newsletter settings" not in html
+    assert "Change newsletter settings" not in html
+    assert reader.post(change_url, {"double_opt_in": "on"}).status_code == 403
+    assert not NewsSettings.objects.exists()
+
+    editor = staff_with("subscriptions.view_newssettings", "subscriptions.change_newssettings")
+    html = editor.get(change_url).content.decode()
+    assert "Ask new subscribers to confirm" in html and "Pushes paused" not in html
+    assert editor.post(change_url, {"double_opt_in": "on"}).status_code == 302
+    assert NewsSettings.objects.get().double_opt_in
+
+
+def visible_text(response) -> str:
+    """The words on the page, without tags, attributes, scripts or styles."""
+    import re
+
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_the_sync_log_and_subscriptions_read_as_plain_words(staff, account, news_list):
+    from subscriptions import services
+
+    for n in range(2):
+        services.subscription_subscribe(email=f"p{n}@example.com", use_defaults=True,
+                                        source=Source.FOOTER, ip="192.0.2.7")
+    drain()
+    log = visible_text(staff.get(reverse("admin:subscriptions_push_changelist")))
+    assert "2 entries" in log and "Mailchimp sync log entry to change" not in log
+    assert "By channel" not in log and "By how it was sent" in log
+    assert "push" not in log.lower()
+    assert "Send the selected failed entries again" in log
+
+    subscription = Subscription.objects.first()
+    page = staff.get(reverse("admin:subscriptions_subscription_change", args=[subscription.pk]))
+    html = page.content.decode()
+    assert "Consent ip" not in html and "Consent given from IP address" in html
+    assert "Last pushed" not in html and "Annulled" not in html
+    listing = staff.get(reverse("admin:subscriptions_subscription_changelist")).content.decode()
+    assert "Last sent" in listing and "Last pushed" not in listing
+
+
+def test_the_tab_counts_lists_in_words(staff, account, news_list):
+    customer = CustomerFactory()
+    url = reverse("admin:subscriptions_customer_lists", args=[customer.pk])
+    page = staff.post(url, {f"list_{news_list.mailchimp_id}": "subscribe"}, follow=True)
+    text = page.content.decode()
+    assert "list(s)" not in text
+
+
+def test_the_tab_says_the_state_in_words_an_admin_reads(staff, account, news_list):
+    from subscriptions import services
+
+    customer = CustomerFactory()
+    services.subscription_subscribe(email=customer.email, use_defaults=True,
+                                    source=Source.FOOTER, user=customer)
+    url = reverse("admin:subscriptions_customer_lists", args=[customer.pk])
+    text = visible_text(staff.get(url))
+    assert "Waiting to be sent to Mailchimp" in text and "pushed" not in text

@@ -25,9 +25,13 @@
     bar.hidden = false;
     bar.max = Math.max(run.progress_total, 1);
     bar.value = run.progress_done;
-    statusLine.textContent = run.state === "queued"
-      ? "Queued: waiting for a worker…"
-      : `Updating the lists: ${run.progress_done} of ${run.progress_total} Mailchimp calls…`;
+    if (run.state === "queued") {
+      statusLine.textContent = "Queued: waiting for a worker…";
+    } else if (run.progress_total > 0) {
+      statusLine.textContent = `Importing the lists: step ${run.progress_done} of ${run.progress_total}…`;
+    } else {
+      statusLine.textContent = "Importing the lists…";
+    }
   }
 
   function poll(url) {
@@ -68,4 +72,46 @@
     });
   }
   if (section.dataset.activeRun) poll(section.dataset.activeRun);
+})();
+
+// "Save key" and "Test connection" are checked by a worker: while the check waits or runs,
+// poll its state and show the result in place. A saved key reloads the page (masked key,
+// account name and the list import it started).
+(function () {
+  "use strict";
+  const line = document.getElementById("mc-check-status");
+  if (!line || !line.dataset.statusUrl) return;
+  const buttons = document.querySelectorAll("#mc-key-form button[type=submit]");
+  buttons.forEach((button) => { button.disabled = true; });
+
+  function show(check) {
+    line.dataset.state = check.state;
+    if (check.finished) {
+      buttons.forEach((button) => { button.disabled = false; });
+      if (check.purpose === "save" && check.ok) {
+        window.location.reload();
+        return;
+      }
+      line.textContent = check.message;
+      return;
+    }
+    line.textContent = check.state === "queued" && check.waiting_seconds > 20
+      ? "Waiting for a worker to check the key… (is the Celery worker running?)"
+      : "Checking with Mailchimp…";
+  }
+
+  function poll() {
+    fetch(line.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((response) => response.json())
+      .then((data) => {
+        if (!data.check) throw new Error(data.error || "No such check");
+        show(data.check);
+        if (!data.check.finished) setTimeout(poll, 700);
+      })
+      .catch((error) => {
+        line.textContent = "Could not read the check's progress: " + error.message;
+        buttons.forEach((button) => { button.disabled = false; });
+      });
+  }
+  poll();
 })();

@@ -59,3 +59,13 @@ def test_admin_index_shows_the_store_sections(admin_client):
     for heading in ("Catalogue", "Sales", "Customers"):
         assert heading in page
     assert page.index("Catalogue") < page.index("Sales") < page.index("Customers")
+
+
+def test_staff_groups_are_under_administration_apart_from_customers_and_mailchimp(admin_client):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    customers = page[page.index(">Customers<"):page.index(">Marketing<")]
+    administration = page[page.index(">Administration<"):]
+    assert reverse("admin:auth_group_changelist") not in customers
+    assert reverse("admin:auth_group_changelist") in administration
+    assert "Staff groups" in administration
+    assert page.index(">Marketing<") < page.index(">Administration<")
