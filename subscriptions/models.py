@@ -12,16 +12,22 @@ class NewsSettings(models.Model):
     SINGLETON_ID = 1
 
     double_opt_in = models.BooleanField(
+        "ask new subscribers to confirm",
         default=False,
-        help_text="New subscribers get Mailchimp's confirmation email (status 'pending').",
+        help_text="New subscribers get Mailchimp's confirmation email and count as subscribed "
+        "once they click its link (double opt-in).",
     )
     pushes_paused = models.BooleanField(
+        "pause sending to Mailchimp",
         default=False,
-        help_text="Hold every push to Mailchimp (e.g. on a staging copy); they go out when lifted.",
+        help_text="Hold every change for Mailchimp (e.g. on a staging copy of the store); the "
+        "changes go out when this is switched off again.",
     )
     customers_choose_lists = models.BooleanField(
+        "let customers choose their lists",
         default=False,
-        help_text="Registration and checkout offer each active list and group, not one checkbox.",
+        help_text="Registration and checkout offer each list and group the store offers, "
+        "instead of one checkbox.",
     )
 
     class Meta:
@@ -70,13 +76,13 @@ class ConsentEvent(models.Model):
     actor = models.CharField(max_length=20, choices=Actor.choices)
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="+", verbose_name="who",
     )
     source = models.CharField(max_length=20, choices=Source.choices)
-    at = models.DateTimeField(default=timezone.now)
-    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
-    wording = models.TextField(blank=True, default="")
-    double_opt_in = models.BooleanField(default=False)
+    at = models.DateTimeField("when", default=timezone.now)
+    ip = models.GenericIPAddressField("consent given from IP address", null=True, blank=True)
+    wording = models.TextField("exact wording", blank=True, default="")
+    double_opt_in = models.BooleanField("double opt-in in force", default=False)
     # Only a new consent of someone who opted out before, or of an anonymous visitor for an
     # address with an opt-out on record: Mailchimp must ask them to confirm (`pending`).
     needs_confirmation = models.BooleanField(default=False)
@@ -84,6 +90,7 @@ class ConsentEvent(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         verbose_name = "consent record"
+        verbose_name_plural = "consent history"
         indexes = [models.Index(fields=["subscription", "-at"], name="consent_subscription_at")]
 
     def __str__(self) -> str:
@@ -128,13 +135,14 @@ class Subscription(models.Model):
     first_name = models.CharField(max_length=150, blank=True, default="")
     last_name = models.CharField(max_length=150, blank=True, default="")
     # What the person wants (their latest consent), and where that stands with Mailchimp.
-    opted_in = models.BooleanField(default=True)
+    opted_in = models.BooleanField("wants the news", default=True)
     consent = models.ForeignKey(
         ConsentEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name="latest consent",
         help_text="The latest consent record; the whole history is kept.",
     )
     state = models.CharField(max_length=20, choices=State.choices, default=State.WAITING)
-    failure_reason = models.TextField(blank=True, default="")
+    failure_reason = models.TextField("why it failed", blank=True, default="")
     source = models.CharField(max_length=20, choices=Source.choices)
 
     # Delivery: versions and the single claim.
@@ -154,15 +162,18 @@ class Subscription(models.Model):
     verify_at = models.DateTimeField(null=True, blank=True)
 
     # Confirmed by Mailchimp: the address it knows, its status, and what the store last sent.
-    mailchimp_email = models.EmailField(max_length=254, blank=True, default="")
-    mailchimp_status = models.CharField(max_length=20, blank=True, default="")
+    mailchimp_email = models.EmailField(
+        "address Mailchimp knows", max_length=254, blank=True, default=""
+    )
+    mailchimp_status = models.CharField("status in Mailchimp", max_length=20, blank=True,
+                                        default="")
     sent_consent = models.ForeignKey(
         ConsentEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     sent_interests = models.JSONField(default=list, blank=True)
     sent_merge_fields = models.JSONField(default=dict, blank=True)
     sent_tags = models.JSONField(default=list, blank=True)
-    last_pushed_at = models.DateTimeField(null=True, blank=True)
+    last_pushed_at = models.DateTimeField("last sent to Mailchimp", null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -228,12 +239,16 @@ class Push(models.Model):
     action = models.CharField(max_length=40, blank=True, default="")
     state = models.CharField(max_length=20, choices=State.choices, default=State.SENDING)
     attempt = models.PositiveIntegerField(default=1)
-    last_error = models.TextField(blank=True, default="")
+    last_error = models.TextField("Mailchimp's reason", blank=True, default="")
     # How it went out: "member" (one call) or "bulk" (batch subscribe).
-    channel = models.CharField(max_length=10, blank=True, default="")
-    payload = models.JSONField(default=dict, blank=True)
-    mailchimp_status = models.CharField(max_length=20, blank=True, default="")
-    claimed_at = models.DateTimeField(default=timezone.now)
+    channel = models.CharField(
+        "sent", max_length=10, blank=True, default="",
+        choices=[("member", "One address at a time"), ("bulk", "In a batch")],
+    )
+    payload = models.JSONField("what was sent", default=dict, blank=True)
+    mailchimp_status = models.CharField("status in Mailchimp", max_length=20, blank=True,
+                                        default="")
+    claimed_at = models.DateTimeField("started at", default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
