@@ -1,7 +1,7 @@
 """The one Mailchimp boundary: the official client, hardened, with errors translated.
 
 Only this module imports `mailchimp_marketing`. It fixes the official client's defects
-(see shared/mailchimp-api/PROVENANCE.md):
+(see mailchimp_integration/sandbox/spec/README.md):
 
 - every call goes through one pooled `requests.Session` per process (recreated after fork),
   with at most MAILCHIMP_MAX_CONNECTIONS (never more than Mailchimp's 10) open at once;
@@ -9,7 +9,11 @@ Only this module imports `mailchimp_marketing`. It fixes the official client's d
 - a non-2xx response raises even when its body is empty;
 - the base URL is set from MAILCHIMP_API_URL or the key's data centre, and path ids are
   never rewritten (the official client replaces "server" anywhere in the URL);
-- failures come out as `exceptions.py` types that say whether a retry can help.
+- failures come out as `exceptions.py` types that say whether a retry can help, and what
+  Mailchimp meant ("Member In Compliance State", "Forgotten Email Not Subscribed", "Member
+  Exists", a per-member error inside a bulk answer), so nothing above matches English text;
+- member changes go in as `MemberChange` (only the fields set are sent) and come back as
+  `MemberResult` / `BulkResult`.
 """
 from __future__ import annotations
 
