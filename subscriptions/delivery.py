@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from mailchimp_integration import outbox
 from mailchimp_integration.client import MailchimpClient, MemberChange, MemberResult
 from mailchimp_integration.exceptions import (
     MailchimpError,
@@ -47,18 +46,15 @@ def _setting(name: str, default):
     return getattr(settings, name, default)
 
 
-def stale_after() -> timedelta:
-    """A claim older than the push task's hard time limit belongs to a dead worker."""
-    return timedelta(seconds=float(_setting("SUBSCRIPTIONS_PUSH_TIME_LIMIT", 60)) + 15)
+def policy() -> outbox.Policy:
+    return outbox.Policy.from_settings("SUBSCRIPTIONS")
 
 
 # --- Changes and enqueueing ----------------------------------------------------------------------
 
 def mark_changed(subscription: Subscription) -> None:
     """The store changed this subscription: a new version to send (the caller saves it)."""
-    subscription.wanted_version = (subscription.wanted_version or 0) + 1
-    subscription.failed_permanently = False
-    subscription.next_attempt_at = timezone.now()
+    outbox.mark_changed(subscription)
     subscription.state = Subscription.State.WAITING
     subscription.failure_reason = ""
 
@@ -85,14 +81,15 @@ def enqueue_on_commit(subscription_ids: Iterable[int]) -> None:
     transaction.on_commit(send, robust=True)
 
 
+def _sendable() -> QuerySet[Subscription]:
+    """Subscriptions of audiences Mailchimp still has (the others are held, not cancelled)."""
+    live = list(Audience.objects.filter(removed_at__isnull=True).values_list("pk", flat=True))
+    return Subscription.objects.filter(audience_id__in=live)
+
+
 def _due_filter(now: datetime) -> Q:
-    live = Audience.objects.filter(removed_at__isnull=True).values("pk")
-    return Q(
-        wanted_version__gt=F("sent_version"),
-        claim_token="",
-        failed_permanently=False,
-        next_attempt_at__lte=now,
-        audience_id__in=live,
+    return outbox.due(now) & Q(
+        audience_id__in=Audience.objects.filter(removed_at__isnull=True).values("pk")
     )
 
 
@@ -124,18 +121,8 @@ def _claimed(ids: list[int], token: str) -> list[Subscription]:
 
 def claim(*, subscription_id: int) -> Claim | None:
     """Take the subscription for this worker if it is due and nobody holds it."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    live = list(Audience.objects.filter(removed_at__isnull=True).values_list("pk", flat=True))
-    taken = Subscription.objects.filter(
-        pk=subscription_id,
-        wanted_version__gt=F("sent_version"),
-        claim_token="",
-        failed_permanently=False,
-        next_attempt_at__lte=now,
-        audience_id__in=live,
-    ).update(claim_token=token, claimed_at=now, claimed_version=F("wanted_version"))
-    if not taken:
+    token = outbox.claim_one(_sendable(), pk=subscription_id)
+    if not token:
         return None
     [subscription] = _claimed([subscription_id], token)
     return Claim(subscription=subscription, token=token, version=subscription.claimed_version)
@@ -143,20 +130,13 @@ def claim(*, subscription_id: int) -> Claim | None:
 
 def claim_many(*, audience_id: int, limit: int) -> list[Claim]:
     """Up to `limit` due subscriptions of one audience, for this worker alone."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    with transaction.atomic():
-        ids = list(
-            Subscription.objects.select_for_update(skip_locked=True)
-            .filter(_due_filter(now), audience_id=audience_id)
-            .order_by("next_attempt_at", "pk")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if not ids:
-            return []
-        Subscription.objects.filter(pk__in=ids, claim_token="").update(
-            claim_token=token, claimed_at=now, claimed_version=F("wanted_version")
-        )
+    if Audience.objects.filter(pk=audience_id, removed_at__isnull=False).exists():
+        return []
+    token, ids = outbox.claim_batch(
+        Subscription.objects.filter(audience_id=audience_id), limit=limit
+    )
+    if not ids:
+        return []
     return [Claim(subscription=s, token=token, version=s.claimed_version)
             for s in _claimed(ids, token)]
 
@@ -346,13 +326,7 @@ def _words(error: MailchimpError) -> str:
 
 def retry_delay(*, attempt: int, retry_after: float | None = None) -> float:
     """Exponential backoff with jitter, capped; Mailchimp's Retry-After wins when longer."""
-    base = float(_setting("SUBSCRIPTIONS_RETRY_BASE_SECONDS", 2.0))
-    cap = float(_setting("SUBSCRIPTIONS_RETRY_MAX_SECONDS", 300.0))
-    backoff = min(cap, base * 2 ** max(0, attempt - 1))
-    delay = backoff * (0.5 + random.random() / 2)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return delay
+    return policy().delay(attempt=attempt, retry_after=retry_after)
 
 
 STATE_FOR_STATUS = {
@@ -375,14 +349,7 @@ def _push_open(claim: Claim, plan: Plan, *, channel: str) -> Push:
 
 def _locked(claim: Claim) -> Subscription | None:
     """The subscription, locked, if this worker still holds its claim."""
-    return Subscription.objects.select_for_update().filter(
-        pk=claim.subscription.pk, claim_token=claim.token
-    ).first()
-
-
-def _release(subscription: Subscription) -> None:
-    subscription.claim_token = ""
-    subscription.claimed_at = None
+    return outbox.held(Subscription, pk=claim.subscription.pk, token=claim.token)
 
 
 def _requeue_if_moved(subscription: Subscription) -> None:
@@ -406,7 +373,7 @@ def record_success(claim: Claim, plan: Plan, outcome: Outcome, *, push: Push) ->
     if subscription is None:
         return  # the claim lapsed; whoever holds it now reads the member first
     snapshot = plan.snapshot
-    subscription.sent_version = claim.version
+    outbox.confirmed(subscription, version=claim.version)
     subscription.sent_consent_id = snapshot["consent_id"]
     subscription.sent_interests = snapshot["interests"]
     subscription.sent_merge_fields = snapshot["merge_fields"]
@@ -415,17 +382,13 @@ def record_success(claim: Claim, plan: Plan, outcome: Outcome, *, push: Push) ->
     if plan.change is not None or plan.move_from:
         subscription.mailchimp_email = snapshot["email"] if result.found else ""
         subscription.mailchimp_status = result.status if result.found else ""
-    subscription.outcome_unknown = False
     if subscription.unknown_at is not None and not subscription.opted_in:
         # A call that may still land (Mailchimp's slowest) could undo this unsubscribe.
         window = float(_setting("SUBSCRIPTIONS_UNKNOWN_OUTCOME_SECONDS", 120))
         subscription.verify_at = subscription.unknown_at + timedelta(seconds=window)
     subscription.unknown_at = None if subscription.opted_in else subscription.unknown_at
-    subscription.attempts = 0
-    subscription.retry_since = None
     subscription.failure_reason = outcome.note
     subscription.last_pushed_at = now
-    _release(subscription)
     if subscription.mailchimp_status:
         subscription.state = STATE_FOR_STATUS.get(
             subscription.mailchimp_status, Subscription.State.SUBSCRIBED
@@ -456,26 +419,20 @@ def record_failure(claim: Claim, error: Exception, *, push: Push | None) -> None
     subscription = _locked(claim)
     if subscription is None:
         return
-    _release(subscription)
-    subscription.attempts += 1
     subscription.failure_reason = reason
     if transient:
-        if getattr(error, "outcome_unknown", False):
-            subscription.outcome_unknown = True
-            subscription.unknown_at = subscription.unknown_at or now
-        subscription.retry_since = subscription.retry_since or now
-        delay = retry_delay(attempt=subscription.attempts,
-                            retry_after=getattr(error, "retry_after", None))
-        budget = timedelta(hours=float(_setting("SUBSCRIPTIONS_RETRY_BUDGET_HOURS", 72)))
-        if now - subscription.retry_since > budget:
+        rules = policy()
+        delay, spent = outbox.retry_later(
+            subscription, policy=rules, retry_after=getattr(error, "retry_after", None),
+            outcome_unknown=getattr(error, "outcome_unknown", False),
+        )
+        if spent:
             # Past the budget it shows as failed, and is still tried every hour: nothing is
             # given up, an unsubscribe least of all.
             subscription.state = Subscription.State.FAILED
-            subscription.failure_reason = f"Still failing after {budget}: {reason}"
-            delay = max(delay, 3600.0)
+            subscription.failure_reason = f"Still failing after {rules.budget}: {reason}"
         else:
             subscription.state = Subscription.State.WAITING
-        subscription.next_attempt_at = now + timedelta(seconds=delay)
         from . import tasks
 
         subscription_id = subscription.pk
@@ -484,7 +441,7 @@ def record_failure(claim: Claim, error: Exception, *, push: Push | None) -> None
             robust=True,
         )
     else:
-        subscription.failed_permanently = True
+        outbox.failed(subscription)
         subscription.state = Subscription.State.FAILED
     subscription.save()
 
@@ -495,7 +452,7 @@ def release_held(claim: Claim, *, reason: str) -> None:
     subscription = _locked(claim)
     if subscription is None:
         return
-    _release(subscription)
+    outbox.release(subscription)
     subscription.next_attempt_at = timezone.now() + timedelta(seconds=60)
     subscription.failure_reason = reason
     subscription.save()
@@ -715,24 +672,14 @@ def sweep() -> dict:
     """The beat job: free claims of dead workers (their call may still land: read first),
     start the checks of unsubscribes after unknown outcomes, and send what is due."""
     now = timezone.now()
-    lapsed = list(
-        Subscription.objects.exclude(claim_token="")
-        .filter(claimed_at__lt=now - stale_after()).values_list("pk", flat=True)
-    )
+    lapsed = outbox.free_lapsed(Subscription.objects.all(), policy=policy())
     if lapsed:
         Push.objects.filter(subscription_id__in=lapsed, state=Push.State.SENDING).update(
             state=Push.State.LOST, finished_at=now,
             last_error="The worker stopped during this attempt; it is sent again.",
         )
-        Subscription.objects.filter(pk__in=lapsed).exclude(claim_token="").filter(
-            claimed_at__lt=now - stale_after()
-        ).update(claim_token="", claimed_at=None, outcome_unknown=True, unknown_at=now,
-                 next_attempt_at=now, attempts=F("attempts") + 1)
-    verify = Subscription.objects.filter(verify_at__lte=now)
-    verified = verify.update(
-        verify_at=None, unknown_at=None, outcome_unknown=True,
-        wanted_version=F("wanted_version") + 1, next_attempt_at=now,
-    )
+    verified = outbox.start_due_checks(Subscription.objects.all())
+    now = timezone.now()  # after the updates above, so what they made due counts as due
     stats = {"lapsed": len(lapsed), "verify": verified, "due": 0}
     if selectors.pushes_paused():
         return stats

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from mailchimp_integration.outbox import DeliveryState
+
 
 class NewsSettings(models.Model):
     """The store's newsletter settings (a singleton row, pk=1), edited in the admin."""
@@ -102,12 +104,11 @@ class ConsentEvent(models.Model):
         super().save(*args, **kwargs)
 
 
-class Subscription(models.Model):
+class Subscription(DeliveryState):
     """One email address on one audience: what the store wants, and what Mailchimp confirmed.
 
-    Delivery state: `wanted_version` moves with every change the store makes; `sent_version`
-    is the version Mailchimp last confirmed, and the `mailchimp_*` and `sent_*` fields hold
-    exactly what that confirmed call said. At most one worker holds the claim at a time.
+    Its delivery state (`DeliveryState`: versions, the one claim, retries) is the outbox's;
+    the `mailchimp_*` and `sent_*` fields hold exactly what the last confirmed call said.
     """
 
     class State(models.TextChoices):
@@ -144,22 +145,6 @@ class Subscription(models.Model):
     state = models.CharField(max_length=20, choices=State.choices, default=State.WAITING)
     failure_reason = models.TextField("why it failed", blank=True, default="")
     source = models.CharField(max_length=20, choices=Source.choices)
-
-    # Delivery: versions and the single claim.
-    wanted_version = models.PositiveIntegerField(default=1)
-    sent_version = models.PositiveIntegerField(default=0)
-    claim_token = models.CharField(max_length=32, blank=True, default="")
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    claimed_version = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    attempts = models.PositiveIntegerField(default=0)
-    retry_since = models.DateTimeField(null=True, blank=True)
-    failed_permanently = models.BooleanField(default=False)
-    # A call that may or may not have landed: read the member before the next write, and
-    # check an unsubscribe again once a late call can no longer land (`verify_at`).
-    outcome_unknown = models.BooleanField(default=False)
-    unknown_at = models.DateTimeField(null=True, blank=True)
-    verify_at = models.DateTimeField(null=True, blank=True)
 
     # Confirmed by Mailchimp: the address it knows, its status, and what the store last sent.
     mailchimp_email = models.EmailField(

@@ -17,7 +17,7 @@ TAGS_CHECK_MAX_WAIT = 120
 TAGS_CHECK_MAX_TRIES = 35
 
 # A send is a few calls of at most connect + read timeout each; past the hard limit the
-# worker process is killed and the sweeper frees the claim (delivery.stale_after).
+# worker process is killed and the sweeper frees the claim (outbox.Policy.stale_after).
 PUSH_TIME_LIMIT = int(getattr(settings, "SUBSCRIPTIONS_PUSH_TIME_LIMIT", 60))
 
 
