@@ -76,3 +76,17 @@ def test_the_account_page_path_reaches_mailchimp_through_the_worker(
              timeout=20, message="the worker did not push the unsubscribe")
     sent = [f"{r['method']} {r['path']}" for r in account.request_log()]
     assert not any(line.startswith("DELETE") for line in sent)
+
+
+def test_the_periodic_jobs_run_on_their_own_queue_which_every_worker_consumes(settings):
+    from shop.celery import app
+    from subscriptions import tasks
+
+    for task in (tasks.push_sweep, tasks.push_prune):
+        routed = app.amqp.router.route({}, task.name)["queue"].name
+        assert routed == settings.CELERY_MAINTENANCE_QUEUE
+    assert app.amqp.router.route({}, tasks.push_send.name)["queue"].name == (
+        settings.CELERY_TASK_DEFAULT_QUEUE)
+    consumed = {queue.name for queue in settings.CELERY_TASK_QUEUES}
+    assert consumed == {settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_MAINTENANCE_QUEUE}
+    assert tasks.push_send.time_limit == settings.SUBSCRIPTIONS_PUSH_TIME_LIMIT

@@ -86,8 +86,13 @@ def test_with_the_broker_down_checkout_confirms_the_order_and_the_sweeper_sends_
 def test_the_confirmation_sweep_is_a_beat_job_on_the_maintenance_queue(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["checkout-order-confirmation-sweep"]
     assert entry["task"] == order_confirmation_sweep.name
-    assert entry["options"] == {"queue": settings.CELERY_MAINTENANCE_QUEUE}
-    assert settings.CELERY_MAINTENANCE_QUEUE == "maintenance"
+    route = settings.CELERY_TASK_ROUTES[order_confirmation_sweep.name]
+    assert route == {"queue": settings.CELERY_MAINTENANCE_QUEUE}
+    assert settings.CELERY_MAINTENANCE_QUEUE != settings.CELERY_TASK_DEFAULT_QUEUE
+    from shop.celery import app
+
+    assert app.amqp.router.route({}, order_confirmation_sweep.name)["queue"].name == (
+        settings.CELERY_MAINTENANCE_QUEUE)
 
 
 @pytest.mark.django_db
