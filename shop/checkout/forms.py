@@ -1,13 +1,15 @@
 """The checkout form: who is buying and where it goes."""
 from django import forms
 
-from subscriptions.forms import news_fields_add
+from subscriptions.forms import NEWS_FORM_TEMPLATE, news_fields_add
 
 from .models import Order
 
 
 class CheckoutForm(forms.ModelForm):
     """Name, email and address. Extend by subclassing (e.g. a newsletter opt-in field)."""
+
+    template_name = NEWS_FORM_TEMPLATE  # its own fields, then the newsletter opt-in
 
     class Meta:
         model = Order
@@ -44,9 +46,10 @@ class CheckoutForm(forms.ModelForm):
             "country": forms.TextInput(attrs={"autocomplete": "country-name"}),
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        news_fields_add(self)  # the newsletter opt-in (subscriptions app)
+        # The newsletter opt-in (subscriptions app); a signed-in customer sees their lists.
+        news_fields_add(self, user=user)
 
     def order_details(self) -> dict:
         """The keyword arguments `order_place` takes from this form."""
