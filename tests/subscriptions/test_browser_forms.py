@@ -12,9 +12,9 @@ from tests.mailchimp_integration.factories import (
     InterestCategoryFactory,
     InterestFactory,
 )
-from tests.shop.catalogue.factories import VariantFactory
 
 from .factories import PASSWORD, CustomerFactory
+from .helpers import checkout_form_open
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -59,20 +59,6 @@ def fill_registration(page, live_server, email):
     return form
 
 
-def go_to_checkout(page, live_server):
-    variant = VariantFactory(stock=5)
-    page.goto(live_server.url + variant.product.get_absolute_url())
-    page.locator("form.add-to-cart").get_by_role("button", name="Add to cart").click()
-    page.goto(live_server.url + "/checkout/")
-    form = page.locator("form.checkout-form")
-    for name, value in [("first_name", "Bea"), ("last_name", "Buyer"),
-                        ("email", "buyer@example.com"), ("address_line1", "1 High St"),
-                        ("city", "Town"), ("postcode", "AB1 2CD"), ("country", "UK")]:
-        if not form.locator(f'[name="{name}"]').input_value():
-            form.locator(f'[name="{name}"]').fill(value)
-    return form
-
-
 # 1. The opt-in appears only when it can do something; a consent given is never dropped.
 
 def test_no_opt_in_where_nothing_can_be_subscribed_to(page, live_server, broker_off):
@@ -82,7 +68,7 @@ def test_no_opt_in_where_nothing_can_be_subscribed_to(page, live_server, broker_
     expect(form.get_by_label(OPT_IN)).to_have_count(0)
     form.get_by_role("button", name="Create account").click()
     expect(page.get_by_text("Your account is ready")).to_be_visible()
-    form = go_to_checkout(page, live_server)
+    form = checkout_form_open(page, live_server)
     expect(form.get_by_label(OPT_IN)).to_have_count(0)
 
 
@@ -229,7 +215,7 @@ def test_a_signed_in_customer_sees_their_own_choices_at_checkout(page, live_serv
     Subscription.objects.create(email="me@example.com", audience=events, user=customer,
                                 source=Source.FOOTER, state=Subscription.State.SUBSCRIBED)
     sign_in(page, live_server, customer)
-    form = go_to_checkout(page, live_server)
+    form = checkout_form_open(page, live_server)
     expect(form.get_by_label("Events", exact=True)).to_be_checked()
     expect(form.get_by_label("Newsletter", exact=True)).not_to_be_checked()
 
@@ -250,7 +236,7 @@ def test_double_opt_in_asks_the_customer_to_confirm(page, live_server, broker_of
     form.get_by_role("button", name="Create account").click()
     expect(page.get_by_text("check your inbox")).to_be_visible()
 
-    form = go_to_checkout(page, live_server)
+    form = checkout_form_open(page, live_server)
     form.get_by_label(OPT_IN).check()
     form.get_by_role("button", name="Place order").click()
     page.wait_for_url("**/thank-you/**")
@@ -293,7 +279,7 @@ def test_a_list_that_is_gone_is_not_shown_in_internal_words(page, live_server):
 
 def test_the_order_confirmation_mentions_the_newsletter_choice(page, live_server, broker_off):
     a_list("Newsletter")
-    form = go_to_checkout(page, live_server)
+    form = checkout_form_open(page, live_server)
     form.get_by_label(OPT_IN).check()
     form.get_by_role("button", name="Place order").click()
     page.wait_for_url("**/thank-you/**")
