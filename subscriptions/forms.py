@@ -245,7 +245,7 @@ def news_fields_add(form: forms.Form, *, user=None) -> None:
     if user is not None and user.is_authenticated:
         current = {
             s.audience_id: s for s in selectors.subscriptions_for_user(user=user)
-            if s.opted_in and s.state != Subscription.State.ANNULLED
+            if selectors.subscription_can_be_left(s)
         }
     for audience in selectors.offered_audiences():
         subscription = current.get(audience.pk)
@@ -302,12 +302,8 @@ class CustomerListsForm(forms.Form):
         offered = list(selectors.offered_audiences())
         offered_ids = {a.pk for a in offered}
         for audience in offered:
-            subscription = by_audience.get(audience.pk)
-            if subscription is not None and subscription.state == Subscription.State.ANNULLED:
-                if staff:
-                    self.disabled_subscriptions.append(subscription)
-                continue
-            self._add_row(audience, subscription, interests=audience.interests.all())
+            self._add_row(audience, by_audience.get(audience.pk),
+                          interests=audience.interests.all())
         for subscription in subscriptions:
             if subscription.audience_id in offered_ids:
                 continue

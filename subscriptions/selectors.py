@@ -70,23 +70,22 @@ def customer_subscriptions_shown(*, user) -> list[Subscription]:
 
 
 def subscription_can_be_left(subscription: Subscription) -> bool:
-    """On the list as far as the customer is concerned, and the list still exists."""
-    return (
-        subscription.opted_in
-        and subscription.state != Subscription.State.ANNULLED
-        and subscription.audience.removed_at is None
-    )
+    """On the list as far as the customer is concerned, and the list still exists (one
+    deleted in Mailchimp is gone for the customer, and shown to staff only)."""
+    return subscription.opted_in and subscription.audience.removed_at is None
 
 
 def confirmation_needed(*, subscriptions) -> bool:
-    """Double opt-in: Mailchimp emails a link to anyone not already confirmed as subscribed."""
-    if not news_settings_get().double_opt_in:
-        return False
-    return any(
-        s.mailchimp_status != Subscription.State.SUBSCRIBED
-        for s in subscriptions
-        if s.opted_in and s.state != Subscription.State.ANNULLED
-    )
+    """Whether Mailchimp emails the person a link to confirm: with double opt-in, anyone not
+    subscribed yet; without it, someone who had unsubscribed (only they can come back)."""
+    double_opt_in = news_settings_get().double_opt_in
+    for subscription in subscriptions:
+        status = subscription.mailchimp_status
+        if not subscription_can_be_left(subscription) or status == "subscribed":
+            continue
+        if double_opt_in or status in ("unsubscribed", "pending"):
+            return True
+    return False
 
 
 def subscriptions_for_email(*, email: str) -> QuerySet[Subscription]:
