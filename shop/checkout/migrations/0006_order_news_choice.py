@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('checkout', '0002_order_confirmation_sent_at'),
+        ('checkout', '0005_order_confirmation_claimed_at'),
     ]
 
     operations = [
