@@ -7,7 +7,8 @@ from subscriptions.forms import INVALID_GROUP
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 CUSTOMER_TEMPLATES = [
-    *(BASE_DIR / "templates").rglob("*.html"),
+    *(path for path in (BASE_DIR / "templates").rglob("*.html")
+      if "admin" not in path.relative_to(BASE_DIR / "templates").parts),
     *(BASE_DIR / "subscriptions" / "templates" / "subscriptions").rglob("*.html"),
 ]
 INTERNAL = re.compile(
