@@ -222,7 +222,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         form = CustomerListsForm(
             request.POST if request.method == "POST" else None,
             subscriptions=subscriptions,
-            select_widget=True,
+            staff=True,
         )
         if request.method == "POST":
             if not can_change:

@@ -50,101 +50,301 @@ class NewsChoice:
         return self.use_defaults or bool(self.audience_ids)
 
 
+# The layout of a form with `news_fields_add`: set it as the form class's `template_name`.
+NEWS_FORM_TEMPLATE = "subscriptions/form_with_news.html"
+OPT_IN_FIELD = "news_opt_in"
 AUDIENCE_PREFIX = "news_list_"
 GROUPS_PREFIX = "news_groups_"
+INVALID_GROUP = "Please choose from the options shown."
 
 
-def _groups_field(audience, *, required=False) -> forms.TypedMultipleChoiceField:
+# Groups, as Mailchimp's category types mean them ------------------------------------------
+
+class _MarksDefaults:
+    """A choice widget whose options the store ticks by default carry `data-news-default`:
+    the page's script ticks them when the customer ticks the list (never the server)."""
+
+    def __init__(self, *args, defaults=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.defaults = {str(value) for value in defaults}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if str(value) in self.defaults:
+            option["attrs"] = {**option["attrs"], "data-news-default": ""}
+        return option
+
+
+class _OneValue:
+    """Keeps every value posted under the name, so that two answers to a one-answer
+    question are refused rather than silently cut to the last."""
+
+    def value_from_datadict(self, data, files, name):
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+        values = [value for value in values if value not in (None, "")]
+        if len(values) > 1:
+            return values
+        return values[0] if values else ""
+
+
+class GroupCheckboxes(_MarksDefaults, forms.CheckboxSelectMultiple):
+    pass
+
+
+class GroupRadios(_OneValue, _MarksDefaults, forms.RadioSelect):
+    pass
+
+
+class GroupDropdown(_OneValue, _MarksDefaults, forms.Select):
+    pass
+
+
+class OneGroupField(forms.TypedChoiceField):
+    """A "radio buttons" or "dropdown" category: one group at most."""
+
+    def to_python(self, value):
+        if isinstance(value, list):
+            raise forms.ValidationError(
+                f"Please choose only one option under “{self.label}”.", code="one_only"
+            )
+        return super().to_python(value)
+
+
+SINGLE_CHOICE_TYPES = {"radio", "dropdown"}
+HIDDEN_TYPE = "hidden"
+
+
+@dataclass
+class GroupQuestion:
+    """One category's groups in a form: its field, and how it reads."""
+
+    category: object
+    name: str
+    bound: forms.BoundField | None = None
+
+    @property
+    def is_dropdown(self) -> bool:
+        return self.category.type == "dropdown"
+
+
+def _by_category(interests) -> list[tuple[object, list]]:
+    categories: dict[int, tuple[object, list]] = {}
+    for interest in interests:
+        categories.setdefault(interest.category_id, (interest.category, []))[1].append(interest)
+    return list(categories.values())
+
+
+def _group_field(category, interests, *, chosen: set[int], defaults: set[int]):
+    choices = [(i.pk, i.name) for i in interests]
+    if category.type in SINGLE_CHOICE_TYPES:
+        picked = [i.pk for i in interests if i.pk in chosen]
+        empty = [("", "No preference")] if category.type == "dropdown" else []
+        widget = GroupDropdown if category.type == "dropdown" else GroupRadios
+        return OneGroupField(
+            label=category.name, required=False, coerce=int, empty_value=None,
+            choices=empty + choices, widget=widget(defaults=defaults),
+            initial=picked[0] if picked else None,
+            error_messages={"invalid_choice": INVALID_GROUP},
+        )
     return forms.TypedMultipleChoiceField(
-        label=f"Groups of {audience.name}",
-        required=required,
-        coerce=int,
-        choices=[(i.pk, i.name) for i in audience.interests.all()],
-        widget=forms.CheckboxSelectMultiple,
+        label=category.name, required=False, coerce=int, choices=choices,
+        widget=GroupCheckboxes(defaults=defaults),
+        initial=[i.pk for i in interests if i.pk in chosen],
+        error_messages={"invalid_choice": INVALID_GROUP},
     )
 
 
-def news_fields_add(form: forms.Form) -> None:
-    """Add the opt-in fields to a registration or checkout form.
+@dataclass
+class ListRow:
+    """One list in a form: its tick box, its groups by category, and a word for the customer.
 
-    One checkbox (the default lists and groups), or, when the store lets customers choose,
-    a checkbox per active list with its active groups. Unticked means no change.
-    """
-    if not selectors.news_settings_get().customers_choose_lists:
-        form.fields["news_opt_in"] = forms.BooleanField(
-            required=False, label=selectors.CHECKBOX_TEXT
-        )
-        return
-    for audience in selectors.offered_audiences():
-        form.fields[f"{AUDIENCE_PREFIX}{audience.pk}"] = forms.BooleanField(
-            required=False, label=f"{selectors.CHECKBOX_TEXT}: {audience.name}"
-        )
-        if audience.interests.all():
-            form.fields[f"{GROUPS_PREFIX}{audience.pk}"] = _groups_field(audience)
-            form.fields[f"{GROUPS_PREFIX}{audience.pk}"].initial = [
-                i.pk for i in audience.interests.all() if i.subscribe_by_default
+    `kept_interest_ids` are groups the form does not show but that stay as they are (a hidden
+    category's, or those of a list that can only be left)."""
+
+    audience: object
+    name: str
+    questions: list[GroupQuestion] = field(default_factory=list)
+    subscribed: bool = False
+    leave_only: bool = False
+    note: str = ""
+    kept_interest_ids: list[int] = field(default_factory=list)
+    bound: forms.BoundField | None = None
+
+    def chosen_interest_ids(self, cleaned_data: dict) -> list[int]:
+        ids = []
+        for question in self.questions:
+            value = cleaned_data.get(question.name)
+            if isinstance(value, list):
+                ids.extend(value)
+            elif value is not None:
+                ids.append(value)
+        return ids
+
+    def is_ticked(self, cleaned_data: dict) -> bool:
+        """Ticked, or (when joining) a group was chosen: choosing a group means the list."""
+        if cleaned_data.get(self.name):
+            return True
+        return not self.subscribed and bool(self.chosen_interest_ids(cleaned_data))
+
+
+def _list_row(form: forms.Form, audience, *, subscription: Subscription | None, staff: bool,
+              interests) -> ListRow:
+    """Add a list's fields to `form`; groups the customer is on start ticked, else none."""
+    subscribed = bool(subscription and subscription.opted_in)
+    chosen = {i.pk for i in subscription.interests.all()} if subscribed else set()
+    row = ListRow(audience=audience, name=f"{AUDIENCE_PREFIX}{audience.pk}",
+                  subscribed=subscribed)
+    for category, items in _by_category(interests):
+        if category.type == HIDDEN_TYPE and not staff:
+            # Never shown to customers: what the store set stays, a new member gets defaults.
+            row.kept_interest_ids += [
+                i.pk for i in items
+                if (i.pk in chosen if subscribed else i.subscribe_by_default)
             ]
+            continue
+        question = GroupQuestion(category=category,
+                                 name=f"{GROUPS_PREFIX}{audience.pk}_{category.pk}")
+        form.fields[question.name] = _group_field(
+            category, items, chosen=chosen,
+            defaults={i.pk for i in items if i.subscribe_by_default},
+        )
+        row.questions.append(question)
+    if subscription is not None and subscribed and subscription.state == \
+            Subscription.State.PENDING:
+        row.note = selectors.PENDING_NOTE
+    return row
 
 
-def news_choice_from(cleaned_data: dict) -> NewsChoice:
+def _bind_rows(form: forms.Form, rows: list[ListRow]) -> None:
+    for row in rows:
+        row.bound = form[row.name]
+        for question in row.questions:
+            question.bound = form[question.name]
+
+
+# Registration and checkout -----------------------------------------------------------------
+
+def news_fields_add(form: forms.Form, *, user=None) -> None:
+    """Add the opt-in fields to a registration or checkout form, when they can do something.
+
+    One checkbox (the default lists and groups) while a default list is offered; or, when the
+    store lets customers choose, a checkbox per offered list with its groups under it. A
+    signed-in customer sees the lists they are on ticked. Unticked means no change.
+    """
+    form.news_field_names = []
+    form.news_rows = []
+    form.news_intro = selectors.CHECKBOX_TEXT
+    if not selectors.news_settings_get().customers_choose_lists:
+        if selectors.default_audience_ids():
+            form.fields[OPT_IN_FIELD] = forms.BooleanField(
+                required=False, label=selectors.CHECKBOX_TEXT
+            )
+            form.news_field_names.append(OPT_IN_FIELD)
+        return
+    current = {}
+    if user is not None and user.is_authenticated:
+        current = {
+            s.audience_id: s for s in selectors.subscriptions_for_user(user=user)
+            if selectors.subscription_can_be_left(s)
+        }
+    for audience in selectors.offered_audiences():
+        subscription = current.get(audience.pk)
+        form.fields[f"{AUDIENCE_PREFIX}{audience.pk}"] = forms.BooleanField(
+            required=False, label=audience.name, initial=subscription is not None
+        )
+        row = _list_row(form, audience, subscription=subscription, staff=False,
+                        interests=audience.interests.all())
+        form.news_rows.append(row)
+        form.news_field_names += [row.name] + [q.name for q in row.questions]
+    _bind_rows(form, form.news_rows)
+
+
+def news_choice_from(form: forms.Form) -> NewsChoice:
     """The NewsChoice of a valid form that had `news_fields_add`."""
-    if cleaned_data.get("news_opt_in"):
+    cleaned_data = form.cleaned_data
+    if cleaned_data.get(OPT_IN_FIELD):
         return NewsChoice(use_defaults=True)
     choice = NewsChoice()
-    for name, value in cleaned_data.items():
-        if name.startswith(AUDIENCE_PREFIX) and value:
-            audience_id = int(name[len(AUDIENCE_PREFIX):])
-            choice.audience_ids.append(audience_id)
-            choice.interest_ids.extend(cleaned_data.get(f"{GROUPS_PREFIX}{audience_id}") or [])
+    for row in getattr(form, "news_rows", []):
+        if row.is_ticked(cleaned_data):
+            choice.audience_ids.append(row.audience.pk)
+            choice.interest_ids += row.chosen_interest_ids(cleaned_data) + row.kept_interest_ids
     return choice
 
 
-class CustomerListsForm(forms.Form):
-    """Every active list with its groups, as one customer holds them: the account page and
-    the admin's "Mailchimp news lists" tab. Disabled subscriptions are shown, not edited."""
+def news_asked(data) -> bool:
+    """Whether the posted form said yes to any list, even one that has since closed: a
+    consent given is answered, never silently dropped."""
+    return any(
+        (name == OPT_IN_FIELD or name.startswith(AUDIENCE_PREFIX)) and data.get(name)
+        for name in data
+    )
 
-    def __init__(self, *args, subscriptions: list[Subscription], select_widget=False, **kwargs):
+
+# The account page and the admin's tab ------------------------------------------------------
+
+class CustomerListsForm(forms.Form):
+    """The lists one customer may be on, as they hold them: the account page and (`staff`)
+    the admin's "Mailchimp news lists" tab.
+
+    Offered lists can be joined and left. A list the store no longer offers shows only while
+    the person is on it, and can only be left. Lists that are gone show to staff only.
+    Staff also see and set the "hidden" group categories customers never see.
+    """
+
+    def __init__(self, *args, subscriptions: list[Subscription], staff: bool = False,
+                 **kwargs):
         super().__init__(*args, **kwargs)
+        self.staff = staff
         by_audience = {s.audience_id: s for s in subscriptions}
-        self.disabled_subscriptions = [s for s in subscriptions if s.is_disabled]
-        self.audience_rows = []
-        for audience in selectors.offered_audiences():
-            subscription = by_audience.get(audience.pk)
-            if subscription is not None and subscription.is_disabled:
+        self.audience_rows: list[ListRow] = []
+        self.disabled_subscriptions: list[Subscription] = []
+        offered = list(selectors.offered_audiences())
+        offered_ids = {a.pk for a in offered}
+        for audience in offered:
+            self._add_row(audience, by_audience.get(audience.pk),
+                          interests=audience.interests.all())
+        for subscription in subscriptions:
+            if subscription.audience_id in offered_ids:
                 continue
-            subscribed = bool(subscription and subscription.opted_in)
-            name = f"{AUDIENCE_PREFIX}{audience.pk}"
-            if select_widget:
-                self.fields[name] = forms.TypedChoiceField(
-                    label=audience.name,
-                    choices=[("1", "Subscribed"), ("", "Not subscribed")],
-                    coerce=lambda value: value == "1",
-                    empty_value=False,
-                    required=False,
-                    initial="1" if subscribed else "",
-                )
-            else:
-                self.fields[name] = forms.BooleanField(
-                    label=audience.name, required=False, initial=subscribed
-                )
-            groups = None
-            if audience.interests.all():
-                groups = f"{GROUPS_PREFIX}{audience.pk}"
-                self.fields[groups] = _groups_field(audience)
-                self.fields[groups].initial = (
-                    [i.pk for i in subscription.interests.all()] if subscription else []
-                )
-            self.audience_rows.append((audience, self[name], self[groups] if groups else None))
+            if selectors.subscription_can_be_left(subscription):
+                row = self._add_row(subscription.audience, subscription, interests=[])
+                row.leave_only = True
+                row.note = row.note or selectors.NOT_OFFERED_NOTE
+                row.kept_interest_ids = [i.pk for i in subscription.interests.all()]
+            elif staff:
+                self.disabled_subscriptions.append(subscription)
+        _bind_rows(self, self.audience_rows)
+
+    def _add_row(self, audience, subscription, *, interests) -> ListRow:
+        subscribed = bool(subscription and subscription.opted_in)
+        name = f"{AUDIENCE_PREFIX}{audience.pk}"
+        if self.staff:
+            self.fields[name] = forms.TypedChoiceField(
+                label=audience.name,
+                choices=[("1", "Subscribed"), ("", "Not subscribed")],
+                coerce=lambda value: value == "1",
+                empty_value=False,
+                required=False,
+                initial="1" if subscribed else "",
+            )
+        else:
+            self.fields[name] = forms.BooleanField(
+                label=audience.name, required=False, initial=subscribed
+            )
+        row = _list_row(self, audience, subscription=subscription, staff=self.staff,
+                        interests=interests)
+        self.audience_rows.append(row)
+        return row
 
     def choices(self) -> dict[int, list[int]]:
-        """audience id -> group ids, for the audiences ticked (or selected) as subscribed."""
-        result = {}
-        for name, value in self.cleaned_data.items():
-            if name.startswith(AUDIENCE_PREFIX) and value:
-                audience_id = int(name[len(AUDIENCE_PREFIX):])
-                result[audience_id] = list(self.cleaned_data.get(f"{GROUPS_PREFIX}{audience_id}")
-                                           or [])
-        return result
+        """audience id -> group ids, for every list the person is to be on. A list they are
+        on that is missing here is one they leave."""
+        return {
+            row.audience.pk: row.chosen_interest_ids(self.cleaned_data) + row.kept_interest_ids
+            for row in self.audience_rows
+            if row.is_ticked(self.cleaned_data)
+        }
 
 
 class SubscribeCustomersForm(forms.Form):

@@ -10,6 +10,15 @@ from mailchimp_integration.selectors import audiences_for_forms
 from .models import NewsSettings, Subscription
 
 CHECKBOX_TEXT = "Subscribe to our news list and be in touch with our latest offers"
+# What a customer reads beside a list (never Mailchimp's or our own internal words).
+PENDING_NOTE = (
+    "Waiting for your confirmation: please check your inbox for our email and click the link"
+    " in it."
+)
+NOT_OFFERED_NOTE = (
+    "This list is no longer open to new subscribers. You can still leave it; once you do, it"
+    " will no longer show here."
+)
 
 
 def footer_consent_text() -> str:
@@ -53,6 +62,30 @@ def default_interest_ids(*, audience_ids: list[int]) -> list[int]:
             subscribe_by_default=True,
         ).values_list("pk", flat=True)
     )
+
+
+def customer_subscriptions_shown(*, user) -> list[Subscription]:
+    """The lists a customer is on, as their account page lists them: none that is gone."""
+    return [s for s in subscriptions_for_user(user=user) if subscription_can_be_left(s)]
+
+
+def subscription_can_be_left(subscription: Subscription) -> bool:
+    """On the list as far as the customer is concerned, and the list still exists (one
+    deleted in Mailchimp is gone for the customer, and shown to staff only)."""
+    return subscription.opted_in and subscription.audience.removed_at is None
+
+
+def confirmation_needed(*, subscriptions) -> bool:
+    """Whether Mailchimp emails the person a link to confirm: with double opt-in, anyone not
+    subscribed yet; without it, someone who had unsubscribed (only they can come back)."""
+    double_opt_in = news_settings_get().double_opt_in
+    for subscription in subscriptions:
+        status = subscription.mailchimp_status
+        if not subscription_can_be_left(subscription) or status == "subscribed":
+            continue
+        if double_opt_in or status in ("unsubscribed", "pending"):
+            return True
+    return False
 
 
 def subscriptions_for_email(*, email: str) -> QuerySet[Subscription]:

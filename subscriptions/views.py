@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from shop.http import client_ip
 
 from . import selectors, services
-from .forms import CustomerListsForm, FooterSignupForm
+from .forms import CustomerListsForm, FooterSignupForm, news_asked, news_choice_from
 from .models import Source
 
 logger = logging.getLogger(__name__)
@@ -74,10 +75,12 @@ def footer_signup(request):
     except ValidationError as error:
         form.add_error("email", error)
         return render(request, "subscriptions/footer_result.html", {"form": form}, status=400)
-    if result.subscriptions:
-        messages.success(request, "Thank you for signing up. Watch your inbox for our news.")
-    else:
+    if not result.subscriptions:
         messages.info(request, "Our news list is not open for signups right now.")
+    elif selectors.confirmation_needed(subscriptions=result.subscriptions):
+        messages.success(request, f"Thank you for signing up. {CONFIRM_BY_EMAIL}")
+    else:
+        messages.success(request, "Thank you for signing up. Watch your inbox for our news.")
     return redirect(_back(request))
 
 
@@ -87,7 +90,7 @@ def account_lists(request):
     subscriptions = list(selectors.subscriptions_for_user(user=request.user))
     # Not `request.POST or None`: unticking every box posts nothing, and must still unsubscribe.
     bound = request.POST if request.method == "POST" else None
-    form = CustomerListsForm(bound, subscriptions=subscriptions)
+    form = CustomerListsForm(bound, subscriptions=subscriptions)  # the customer's view
     if request.method == "POST" and form.is_valid():
         changed = services.subscription_set_for_customer(
             user=request.user,
@@ -107,13 +110,57 @@ def account_lists(request):
     )
 
 
-def news_opt_in_save(request, form, *, email: str, source: str, user=None,
-                     first_name: str = "", last_name: str = ""):
-    """Registration and checkout: save what the form's opt-in fields said, in the caller's
-    transaction (a no-op when nothing was ticked)."""
-    from .forms import news_choice_from
+CONFIRM_BY_EMAIL = (
+    "Please check your inbox: we have sent you an email, and you are signed up once you"
+    " click the link in it to confirm."
+)
 
-    return services.subscription_signup(
-        email=email, choice=news_choice_from(form.cleaned_data), source=source,
+
+@dataclass
+class NewsOutcome:
+    """What came of the opt-in fields of a registration or checkout, to tell the customer."""
+
+    asked: bool = False
+    lists: list[str] = field(default_factory=list)
+    confirmation_needed: bool = False
+
+    @property
+    def message(self) -> str:
+        if not self.asked:
+            return ""
+        if not self.lists:
+            return (
+                "We could not sign you up for our news: the list is not open for signups "
+                "right now. Nothing else was affected."
+            )
+        names = ", ".join(self.lists)
+        if self.confirmation_needed:
+            return f"Thank you for signing up for {names}. {CONFIRM_BY_EMAIL}"
+        return f"You are signed up for {names}. You can change this at any time in your account."
+
+
+def news_opt_in_save(request, form, *, email: str, source: str, user=None,
+                     first_name: str = "", last_name: str = "") -> NewsOutcome:
+    """Registration and checkout: save what the form's opt-in fields said, in the caller's
+    transaction (a no-op when nothing was ticked). Announce the outcome, once committed,
+    with `news_outcome_announce`."""
+    result = services.subscription_signup(
+        email=email, choice=news_choice_from(form), source=source,
         ip=client_ip(request), user=user, first_name=first_name, last_name=last_name,
     )
+    outcome = NewsOutcome(asked=news_asked(request.POST))
+    if result is not None:
+        on = [s for s in result.subscriptions if selectors.subscription_can_be_left(s)]
+        outcome.asked = True
+        outcome.lists = [s.audience.name for s in on]
+        outcome.confirmation_needed = selectors.confirmation_needed(subscriptions=on)
+    return outcome
+
+
+def news_outcome_announce(request, outcome: NewsOutcome) -> None:
+    if not outcome.asked:
+        return
+    if outcome.lists:
+        messages.success(request, outcome.message)
+    else:
+        messages.warning(request, outcome.message)

@@ -7,7 +7,7 @@ from django.contrib.auth.forms import (
     UserChangeForm,
 )
 
-from subscriptions.forms import news_fields_add
+from subscriptions.forms import NEWS_FORM_TEMPLATE, news_fields_add
 
 from .models import User, normalize_email
 from .selectors import user_email_taken
@@ -16,6 +16,8 @@ from .services import EMAIL_TAKEN_MESSAGE
 
 class RegistrationForm(forms.Form):
     """Extend by subclassing (e.g. a newsletter opt-in); `registration_data()` feeds the service."""
+
+    template_name = NEWS_FORM_TEMPLATE  # its own fields, then the newsletter opt-in
 
     email = forms.EmailField(
         label="Email address",

@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from shop.checkout.selectors import order_list_for_user
 from subscriptions.models import Source
-from subscriptions.views import news_opt_in_save
+from subscriptions.views import news_opt_in_save, news_outcome_announce
 
 from .forms import RegistrationForm, SignInForm
 from .services import user_register
@@ -36,13 +36,14 @@ def register(request, form_class=RegistrationForm):
                 # with it (a newsletter opt-in ticked on this form, say): add those calls here.
                 with transaction.atomic():
                     user = user_register(**form.registration_data())
-                    news_opt_in_save(request, form, email=user.email, user=user,
-                                     source=Source.REGISTRATION)
+                    news = news_opt_in_save(request, form, email=user.email, user=user,
+                                            source=Source.REGISTRATION)
             except ValidationError as error:
                 form.add_error("email", error)
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 messages.success(request, f"Welcome, {user.first_name}! Your account is ready.")
+                news_outcome_announce(request, news)
                 return redirect(safe_next_url(request) or "accounts:account")
     else:
         form = form_class()

@@ -4,7 +4,7 @@ from django.conf import settings
 from django_countries import countries
 from django_countries.fields import LazyTypedChoiceField
 
-from subscriptions.forms import news_fields_add
+from subscriptions.forms import NEWS_FORM_TEMPLATE, news_fields_add
 
 from .models import Order
 
@@ -21,6 +21,8 @@ class CountrySelect(forms.Select):
 
 class CheckoutForm(forms.ModelForm):
     """Name, email and address. Extend by subclassing (e.g. a newsletter opt-in field)."""
+
+    template_name = NEWS_FORM_TEMPLATE  # its own fields, then the newsletter opt-in
 
     # A list to pick from, the store's own country chosen already (no empty first choice).
     country = LazyTypedChoiceField(
@@ -66,10 +68,11 @@ class CheckoutForm(forms.ModelForm):
             "postcode": forms.TextInput(attrs={"autocomplete": "postal-code"}),
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["country"].initial = settings.STORE_DEFAULT_COUNTRY
-        news_fields_add(self)  # the newsletter opt-in (subscriptions app)
+        # The newsletter opt-in (subscriptions app); a signed-in customer sees their lists.
+        news_fields_add(self, user=user)
 
     def order_details(self) -> dict:
         """The keyword arguments `order_place` takes from this form."""

@@ -39,6 +39,19 @@ class Order(models.Model):
     # When a worker took the confirmation to send it: one sender at a time. A claim older
     # than the task's time limit belongs to a worker that died, and may be taken again.
     confirmation_claimed_at = models.DateTimeField(null=True, blank=True)
+    # The newsletter choice made at checkout, as the confirmation page and email repeat it.
+    news_lists = models.CharField(
+        "newsletter lists", max_length=500, blank=True, default="",
+        help_text="The news lists the customer signed up for at checkout.",
+    )
+    news_confirmation_needed = models.BooleanField(
+        "newsletter confirmation needed", default=False,
+        help_text="Double opt-in: the customer still has to confirm by email.",
+    )
+    news_asked = models.BooleanField(
+        "newsletter asked for", default=False,
+        help_text="The customer ticked a newsletter box at checkout.",
+    )
 
     class Meta:
         ordering = ["-created", "-pk"]

@@ -54,3 +54,20 @@ def orders_confirmation_overdue(*, now: datetime) -> QuerySet[Order]:
         )
         .order_by("created", "pk")
     )
+
+
+def order_news_sentence(*, order: Order) -> str:
+    """What the confirmation says of the newsletter choice, or "" when none was made."""
+    if not order.news_asked:
+        return ""
+    if not order.news_lists:
+        return (
+            "You asked for our news, but the list was not open for signups at the time, "
+            "so you were not signed up."
+        )
+    if order.news_confirmation_needed:
+        return (
+            f"You asked to receive our news ({order.news_lists}). Please check your inbox: "
+            "you are signed up once you click the link in our email to confirm."
+        )
+    return f"You are signed up for our news ({order.news_lists})."

@@ -21,6 +21,7 @@ from shop.catalogue.models import Variant
 
 from . import selectors
 from .models import Order, OrderLine
+from .selectors import order_news_sentence
 from .tasks import order_confirmation_send
 
 # No 0/O or 1/I, so a number read out on the phone is unambiguous.
@@ -142,6 +143,17 @@ def order_place(
     return order
 
 
+def order_news_choice_record(
+    *, order: Order, lists: list[str], confirmation_needed: bool
+) -> Order:
+    """Keep the newsletter choice made at checkout, for the confirmation page and email."""
+    order.news_asked = True
+    order.news_lists = ", ".join(lists)[:500]
+    order.news_confirmation_needed = confirmation_needed
+    order.save(update_fields=["news_asked", "news_lists", "news_confirmation_needed"])
+    return order
+
+
 def order_confirmation_email(*, order_id: int) -> bool:
     """Email the customer their order, once. Returns False if it was sent, or is being sent."""
     now = timezone.now()
@@ -157,12 +169,14 @@ def order_confirmation_email(*, order_id: int) -> bool:
         f"  {line.quantity} × {line.product_name} ({line.variant_name})  {line.unit_price}"
         for line in order.lines.all()
     )
+    news = order_news_sentence(order=order)
     try:
         send_mail(
             subject=f"{settings.STORE_NAME}: your order {order.number}",
             message=(
                 f"Hello {order.first_name},\n\nThank you for your order {order.number}.\n\n"
                 f"{lines}\n\nTotal: {order.total}\n"
+                + (f"\n{news}\n" if news else "")
             ),
             from_email=None,
             recipient_list=[order.email],

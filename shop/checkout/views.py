@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from shop.cart.cart import Cart
 from shop.cart.selectors import cart_summary
 from subscriptions.models import Source
-from subscriptions.views import news_opt_in_save
+from subscriptions.views import news_opt_in_save, news_outcome_announce
 
 from . import selectors, services
 from .forms import CheckoutForm
@@ -25,7 +25,7 @@ def checkout(request, form_class=CheckoutForm):
     summary = cart_summary(cart=cart)
 
     if request.method == "POST":
-        form = form_class(request.POST)
+        form = form_class(request.POST, user=request.user)
         if form.is_valid():
             try:
                 # One transaction for the order and anything that must stand or fall with
@@ -34,22 +34,28 @@ def checkout(request, form_class=CheckoutForm):
                     order = services.order_place(
                         cart=cart, user=request.user, **form.order_details()
                     )
-                    news_opt_in_save(
+                    news = news_opt_in_save(
                         request, form, email=order.email, source=Source.CHECKOUT,
                         user=request.user if request.user.is_authenticated else None,
                         first_name=order.first_name, last_name=order.last_name,
                     )
+                    if news.asked:
+                        services.order_news_choice_record(
+                            order=order, lists=news.lists,
+                            confirmation_needed=news.confirmation_needed,
+                        )
             except services.OrderError as error:
                 messages.error(request, str(error))
                 return redirect("cart:detail")
             cart.clear()
+            news_outcome_announce(request, news)
             placed = request.session.get(PLACED_ORDERS_SESSION_KEY, [])
             request.session[PLACED_ORDERS_SESSION_KEY] = (placed + [order.number])[
                 -PLACED_ORDERS_KEPT:
             ]
             return redirect("checkout:confirmation", number=order.number)
     else:
-        form = form_class(initial=initial_details(request.user))
+        form = form_class(initial=initial_details(request.user), user=request.user)
 
     return render(request, "checkout/checkout.html", {"form": form, "cart": summary})
 
@@ -68,4 +74,7 @@ def confirmation(request, number: str):
     )
     if order is None:
         raise Http404("No such order.")
-    return render(request, "checkout/confirmation.html", {"order": order})
+    return render(
+        request, "checkout/confirmation.html",
+        {"order": order, "news_sentence": selectors.order_news_sentence(order=order)},
+    )

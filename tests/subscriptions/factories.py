@@ -49,3 +49,8 @@ def sandbox_list(account, *, name="Newsletter", groups=("Offers", "Recipes"),
 
 def interest(audience, name):
     return Interest.objects.get(audience=audience, name=name)
+
+
+def groups_field(group) -> str:
+    """The form field of a group's category (news_groups_<list>_<category>)."""
+    return f"news_groups_{group.audience_id}_{group.category_id}"

@@ -79,3 +79,22 @@ def drain(*, rounds: int = 3) -> list[Push]:
             if taken is not None:
                 delivery.deliver_claimed(taken, client=client)
     return list(Push.objects.filter(created_at__gte=started).order_by("pk"))
+
+
+def checkout_form_open(page, live_server):
+    """In the browser: one item in the cart, the checkout form filled in where still empty
+    (a signed-in customer's details are there already). Returns the form."""
+    from tests.shop.catalogue.factories import VariantFactory
+
+    variant = VariantFactory(stock=5)
+    page.goto(live_server.url + variant.product.get_absolute_url())
+    page.locator("form.add-to-cart").get_by_role("button", name="Add to cart").click()
+    page.goto(live_server.url + "/checkout/")
+    form = page.locator("form.checkout-form")
+    for name, value in [("first_name", "Bea"), ("last_name", "Buyer"),
+                        ("email", "buyer@example.com"), ("address_line1", "1 High St"),
+                        ("city", "Town"), ("postcode", "AB1 2CD"), ("country", "UK")]:
+        field = form.locator(f'[name="{name}"]')
+        if not field.input_value():
+            field.fill(value)
+    return form

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from subscriptions.models import Push, Source, Subscription
 
-from .factories import CustomerFactory, interest, sandbox_list
+from .factories import CustomerFactory, groups_field, interest, sandbox_list
 from .helpers import drain, forget, member
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_the_tab_updates_and_pushes(staff, account, news_list):
     assert "Newsletter" in page and "Events" in page and 'value="Update"' in page
     response = staff.post(url, {
         f"news_list_{news_list.pk}": "1",
-        f"news_groups_{news_list.pk}": [interest(news_list, "Recipes").pk],
+        groups_field(interest(news_list, "Recipes")): [interest(news_list, "Recipes").pk],
         f"news_list_{events.pk}": "",
     })
     assert response.status_code == 302

@@ -6,10 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from tests.shop.catalogue.factories import VariantFactory
-
 from .factories import PASSWORD, CustomerFactory, interest
-from .helpers import in_mailchimp
+from .helpers import checkout_form_open, in_mailchimp
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -28,15 +26,7 @@ def test_footer_registration_checkout_and_admin_tab(
     assert got["status"] == "subscribed" and got["interests"][offers] is True
 
     # At checkout a guest ticks the box.
-    variant = VariantFactory(stock=5)
-    page.goto(live_server.url + variant.product.get_absolute_url())
-    page.locator("form.add-to-cart").get_by_role("button", name="Add to cart").click()
-    page.goto(live_server.url + "/checkout/")
-    form = page.locator("form.checkout-form")
-    for name, value in [("first_name", "Bea"), ("last_name", "Buyer"),
-                        ("email", "buyer@example.com"), ("address_line1", "1 High St"),
-                        ("city", "Town"), ("postcode", "AB1 2CD")]:
-        form.locator(f'[name="{name}"]').fill(value)
+    form = checkout_form_open(page, live_server)
     form.get_by_label("Subscribe to our news list").check()
     form.get_by_role("button", name="Place order").click()
     page.wait_for_url("**/thank-you/**")

@@ -5,7 +5,7 @@ from subscriptions import services
 from subscriptions.models import Push, Subscription
 from tests.conftest import wait_for
 
-from .factories import PASSWORD, CustomerFactory, interest
+from .factories import PASSWORD, CustomerFactory, groups_field, interest
 from .helpers import in_mailchimp, member, members
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -64,7 +64,7 @@ def test_the_account_page_path_reaches_mailchimp_through_the_worker(
     client.login(email=customer.email, password=PASSWORD)
     recipes = interest(news_list, "Recipes")
     client.post("/newsletter/my-lists/", {
-        f"news_list_{news_list.pk}": "on", f"news_groups_{news_list.pk}": [recipes.pk],
+        f"news_list_{news_list.pk}": "on", groups_field(recipes): [recipes.pk],
     })
     got = in_mailchimp(account, news_list, "page@example.com", tag="account")
     assert got["status"] == "subscribed"

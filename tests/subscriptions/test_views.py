@@ -6,7 +6,7 @@ from django.urls import reverse
 from subscriptions.models import NewsSettings, Source, Subscription
 from tests.shop.catalogue.factories import VariantFactory
 
-from .factories import PASSWORD, CustomerFactory, interest, sandbox_list
+from .factories import PASSWORD, CustomerFactory, groups_field, interest, sandbox_list
 from .helpers import drain, member
 
 pytestmark = pytest.mark.django_db
@@ -175,15 +175,17 @@ def test_registration_without_the_checkbox_changes_nothing(client, news_list):
 def test_registration_lets_customers_choose_when_the_store_says_so(client, account, news_list):
     NewsSettings.objects.create(pk=1, customers_choose_lists=True)
     other = sandbox_list(account, name="Events", subscribe_by_default=False)
-    recipes = interest(news_list, "Recipes")
+    third = sandbox_list(account, name="Third", subscribe_by_default=False)
+    other_recipes, recipes = interest(other, "Recipes"), interest(news_list, "Recipes")
     response = register(client, "pick@example.com", **{
-        f"news_list_{other.pk}": "on", f"news_groups_{other.pk}": [interest(other, "Recipes").pk],
-        f"news_groups_{news_list.pk}": [recipes.pk],  # list not ticked: groups ignored
+        f"news_list_{other.pk}": "on", groups_field(other_recipes): [other_recipes.pk],
+        groups_field(recipes): [recipes.pk],  # list not ticked: the group chosen says it
     })
     assert response.status_code == 302
-    subscription = Subscription.objects.get()
-    assert subscription.audience == other
-    assert list(subscription.interests.values_list("name", flat=True)) == ["Recipes"]
+    chosen = {s.audience.name: list(s.interests.values_list("name", flat=True))
+              for s in Subscription.objects.all()}
+    assert chosen == {"Events": ["Recipes"], "Newsletter": ["Recipes"]}
+    assert third.subscriptions.count() == 0
 
 
 def checkout_data(email="buyer@example.com", **extra):
@@ -241,14 +243,81 @@ def test_the_account_page_shows_and_changes_the_customers_lists(client, account,
     assert got["interests"][interest(news_list, "Recipes").mailchimp_id] is False
 
 
-def test_the_account_page_shows_a_removed_list_as_disabled(client, news_list):
+def test_the_account_page_does_not_show_a_list_that_is_gone(client, news_list):
     from django.utils import timezone
 
     customer = CustomerFactory(email="me@example.com")
     Subscription.objects.create(email="me@example.com", audience=news_list, user=customer,
                                 source=Source.FOOTER)
     news_list.removed_at = timezone.now()
+    news_list.removed_reason = "Deleted in Mailchimp"
     news_list.save()
     client.force_login(customer)
     page = client.get(reverse("subscriptions:account")).content.decode()
-    assert "Deleted in Mailchimp" in page and "disabled" in page
+    assert "Deleted in Mailchimp" not in page and "Newsletter" not in page
+
+
+# What the customer is told (the lists live in the database only; nothing is sent).
+
+def test_a_consent_for_a_list_that_closed_is_answered(client, broker_off):
+    from tests.mailchimp_integration.factories import AudienceFactory
+
+    AudienceFactory(active=False, subscribe_by_default=True)
+    response = register(client, "late@example.com", news_opt_in="on")
+    assert response.status_code == 302
+    page = client.get(response.url).content.decode()
+    assert "We could not sign you up for our news" in page
+    assert not Subscription.objects.exists()
+
+
+def test_double_opt_in_asks_to_confirm_by_email(client, broker_off):
+    from tests.mailchimp_integration.factories import AudienceFactory
+
+    NewsSettings.objects.create(pk=1, double_opt_in=True)
+    AudienceFactory(name="Newsletter", active=True, subscribe_by_default=True)
+    response = client.post(FOOTER, {"email": "ann@example.com"}, follow=True)
+    assert "Please check your inbox" in response.content.decode()
+    response = register(client, "reg@example.com", news_opt_in="on")
+    page = client.get(response.url).content.decode()
+    assert "Thank you for signing up for Newsletter. Please check your inbox" in page
+
+
+def test_no_confirmation_is_asked_of_someone_already_subscribed(client, broker_off):
+    from tests.mailchimp_integration.factories import AudienceFactory
+
+    NewsSettings.objects.create(pk=1, double_opt_in=True)
+    audience = AudienceFactory(active=True, subscribe_by_default=True)
+    Subscription.objects.create(email="ann@example.com", audience=audience, source=Source.FOOTER,
+                                state=Subscription.State.SUBSCRIBED,
+                                mailchimp_status="subscribed")
+    response = client.post(FOOTER, {"email": "ann@example.com"}, follow=True)
+    page = response.content.decode()
+    assert "Thank you for signing up" in page and "check your inbox" not in page
+
+
+def test_the_order_keeps_the_newsletter_choice_made_at_checkout(client, broker_off):
+    from shop.checkout.models import Order
+    from tests.mailchimp_integration.factories import AudienceFactory
+
+    AudienceFactory(name="Newsletter", active=True, subscribe_by_default=True)
+    variant = VariantFactory(stock=5)
+    client.post(reverse("cart:add", args=[variant.product_id]),
+                {"variant": variant.pk, "quantity": 1})
+    response = client.post(reverse("checkout:checkout"), checkout_data(news_opt_in="on"))
+    order = Order.objects.get()
+    assert (order.news_asked, order.news_lists) == (True, "Newsletter")
+    page = client.get(response.url).content.decode()
+    assert "You are signed up for our news (Newsletter)." in page
+
+
+def test_an_order_without_a_newsletter_choice_says_nothing_of_it(client, broker_off):
+    from shop.checkout.models import Order
+    from tests.mailchimp_integration.factories import AudienceFactory
+
+    AudienceFactory(name="Newsletter", active=True, subscribe_by_default=True)
+    variant = VariantFactory(stock=5)
+    client.post(reverse("cart:add", args=[variant.product_id]),
+                {"variant": variant.pk, "quantity": 1})
+    response = client.post(reverse("checkout:checkout"), checkout_data())
+    assert Order.objects.get().news_asked is False
+    assert "news-choice" not in client.get(response.url).content.decode()

@@ -137,3 +137,24 @@ class BrokenBackend:
 
     def send_messages(self, messages):
         raise OSError("SMTP server unreachable")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lists, confirm, says", [
+    (["Newsletter", "Events"], False, "You are signed up for our news (Newsletter, Events)."),
+    (["Newsletter"], True, "Please check your inbox"),
+    ([], False, "the list was not open for signups"),
+])
+def test_the_confirmation_email_mentions_the_newsletter_choice(mailoutbox, lists, confirm, says):
+    from shop.checkout.services import order_news_choice_record
+
+    order = order_news_choice_record(order=OrderFactory(), lists=lists,
+                                     confirmation_needed=confirm)
+    order_confirmation_email(order_id=order.pk)
+    assert says in mailoutbox[0].body
+
+
+@pytest.mark.django_db
+def test_the_confirmation_email_is_silent_when_no_choice_was_made(mailoutbox):
+    order_confirmation_email(order_id=OrderFactory().pk)
+    assert "news" not in mailoutbox[0].body
