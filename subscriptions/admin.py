@@ -229,7 +229,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
                 raise PermissionDenied
             if form.is_valid():
                 changed = services.subscription_set_for_customer(
-                    user=user, choices=form.choices(), source=Source.ADMIN,
+                    user=user, choices=form.choices(), lists=form.shown_ids(),
+                    source=Source.ADMIN,
                     consent_text="Set by a store admin",
                 )
                 self.log_change(request, user, f"Mailchimp news lists updated ({changed})")

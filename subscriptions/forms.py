@@ -283,6 +283,8 @@ def news_asked(data) -> bool:
 
 # The account page and the admin's tab ------------------------------------------------------
 
+SHOWN_FIELD = "news_lists_shown"
+
 class CustomerListsForm(forms.Form):
     """The lists one customer may be on, as they hold them: the account page and (`staff`)
     the admin's "Mailchimp news lists" tab.
@@ -314,7 +316,18 @@ class CustomerListsForm(forms.Form):
                 row.kept_interest_ids = [i.pk for i in subscription.interests.all()]
             elif staff:
                 self.disabled_subscriptions.append(subscription)
+        # Which lists this page showed: a list missing from a POST (a stale page, a list added
+        # since, a crafted request) is no decision at all, never an unsubscribe.
+        shown = [row.audience.pk for row in self.audience_rows]
+        self.fields[SHOWN_FIELD] = forms.TypedMultipleChoiceField(
+            choices=[(pk, pk) for pk in shown], coerce=int, required=False, initial=shown,
+            widget=forms.MultipleHiddenInput,
+        )
         _bind_rows(self, self.audience_rows)
+
+    def shown_ids(self) -> list[int]:
+        """The lists the person saw and decided on (the others are left as they are)."""
+        return list(self.cleaned_data.get(SHOWN_FIELD) or [])
 
     def _add_row(self, audience, subscription, *, interests) -> ListRow:
         subscribed = bool(subscription and subscription.opted_in)
@@ -338,12 +351,13 @@ class CustomerListsForm(forms.Form):
         return row
 
     def choices(self) -> dict[int, list[int]]:
-        """audience id -> group ids, for every list the person is to be on. A list they are
-        on that is missing here is one they leave."""
+        """audience id -> group ids, for every list the person is to be on. A list shown
+        (`shown_ids`) and missing here is one they leave."""
+        shown = set(self.shown_ids())
         return {
             row.audience.pk: row.chosen_interest_ids(self.cleaned_data) + row.kept_interest_ids
             for row in self.audience_rows
-            if row.is_ticked(self.cleaned_data)
+            if row.audience.pk in shown and row.is_ticked(self.cleaned_data)
         }
 
 

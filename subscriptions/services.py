@@ -230,9 +230,11 @@ def subscription_set_for_customer(
     source: str,
     ip: str | None = None,
     consent_text: str = "",
+    lists: Iterable[int] | None = None,
 ) -> int:
     """The account page (the person) and the admin tab (staff, on the person's request):
-    exactly these audiences (id -> group ids).
+    exactly these audiences (id -> group ids), deciding only on `lists` (the lists the page
+    showed; None: every list).
 
     Joining needs the store's offer; leaving is always allowed: a list the customer is on and
     that is not in `choices` is left, offered or not. Groups the store offers are replaced;
@@ -250,7 +252,10 @@ def subscription_set_for_customer(
     actor = Actor.STAFF if source == Source.ADMIN else Actor.PERSON
     double_opt_in = selectors.news_settings_get().double_opt_in
     changed_ids = []
-    for audience_id in sorted(offered | set(existing)):
+    decided = offered | set(existing)
+    if lists is not None:
+        decided &= set(lists)
+    for audience_id in sorted(decided):
         subscription = existing.get(audience_id)
         if subscription is not None and subscription.audience.removed_at is not None:
             continue  # gone from Mailchimp: kept as it is until it comes back

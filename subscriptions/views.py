@@ -95,6 +95,7 @@ def account_lists(request):
         changed = services.subscription_set_for_customer(
             user=request.user,
             choices=form.choices(),
+            lists=form.shown_ids(),
             source=Source.ACCOUNT,
             ip=client_ip(request),
             consent_text=selectors.CHECKBOX_TEXT,

@@ -59,6 +59,11 @@ def requests_log(sandbox) -> list[dict]:
     return sandbox.request_log()
 
 
+def shown(*audiences) -> dict:
+    """The lists a customer's page showed (posted back with its form): only those are decided."""
+    return {"news_lists_shown": [audience.pk for audience in audiences]}
+
+
 def drain(*, rounds: int = 3) -> list[Push]:
     """Send every due subscription in-process, one by one, as the worker would (claim, build,
     send, record); retries that became due are sent too (up to `rounds` passes).

@@ -5,7 +5,7 @@ from django.urls import reverse
 from subscriptions.models import Push, Source, Subscription
 
 from .factories import CustomerFactory, groups_field, interest, sandbox_list
-from .helpers import drain, forget, member
+from .helpers import drain, forget, member, shown
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def test_the_tab_updates_and_pushes(staff, account, news_list):
     response = staff.post(url, {
         f"news_list_{news_list.pk}": "1",
         groups_field(interest(news_list, "Recipes")): [interest(news_list, "Recipes").pk],
-        f"news_list_{events.pk}": "",
+        f"news_list_{events.pk}": "", **shown(news_list, events),
     })
     assert response.status_code == 302
     drain()

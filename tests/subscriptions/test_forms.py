@@ -50,7 +50,12 @@ def choose_lists():
 
 
 def account_form(customer, data=None, **kwargs):
+    """The form, bound to `data` as the page would post it (with the lists it showed)."""
     subscriptions = list(Subscription.objects.filter(email=customer.email))
+    if data is not None and "news_lists_shown" not in data:
+        page = CustomerListsForm(subscriptions=subscriptions, **kwargs)
+        data = data.copy()  # a QueryDict, as a request's POST
+        data.setlist("news_lists_shown", [str(row.audience.pk) for row in page.audience_rows])
     return CustomerListsForm(data, subscriptions=subscriptions, **kwargs)
 
 

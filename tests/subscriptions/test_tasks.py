@@ -6,7 +6,7 @@ from subscriptions.models import Push, Subscription
 from tests.conftest import wait_for
 
 from .factories import PASSWORD, CustomerFactory, groups_field, interest
-from .helpers import in_mailchimp, member, members
+from .helpers import in_mailchimp, member, members, shown
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -65,13 +65,14 @@ def test_the_account_page_path_reaches_mailchimp_through_the_worker(
     recipes = interest(news_list, "Recipes")
     client.post("/newsletter/my-lists/", {
         f"news_list_{news_list.pk}": "on", groups_field(recipes): [recipes.pk],
+        **shown(news_list),
     })
     got = in_mailchimp(account, news_list, "page@example.com", tag="account")
     assert got["status"] == "subscribed"
     assert got["interests"][recipes.mailchimp_id] is True
     assert got["merge_fields"] == {"FNAME": "Pia", "LNAME": "Page"}
     # Unticking the list on the account page is an unsubscribe: a PATCH, never a DELETE.
-    client.post("/newsletter/my-lists/", {})
+    client.post("/newsletter/my-lists/", shown(news_list))
     wait_for(lambda: member(account, news_list, "page@example.com")["status"] == "unsubscribed",
              timeout=20, message="the worker did not push the unsubscribe")
     sent = [f"{r['method']} {r['path']}" for r in account.request_log()]

@@ -7,7 +7,7 @@ from subscriptions.models import NewsSettings, Source, Subscription
 from tests.shop.catalogue.factories import VariantFactory
 
 from .factories import PASSWORD, CustomerFactory, groups_field, interest, sandbox_list
-from .helpers import drain, member
+from .helpers import drain, member, shown
 
 pytestmark = pytest.mark.django_db
 
@@ -228,14 +228,15 @@ def test_the_account_page_shows_and_changes_the_customers_lists(client, account,
     client.post(reverse("subscriptions:account"), {
         f"news_list_{news_list.pk}": "on",
         f"news_groups_{news_list.pk}": [interest(news_list, "Recipes").pk],
-        f"news_list_{events.pk}": "on",
+        f"news_list_{events.pk}": "on", **shown(news_list, events),
     })
     drain()
     assert member(account, events, "me@example.com")["status"] == "subscribed"
     page = client.get(reverse("subscriptions:account")).content.decode()
     assert "Events" in page and "checked" in page
     # Unticking an existing subscription on this page unsubscribes it.
-    client.post(reverse("subscriptions:account"), {f"news_list_{news_list.pk}": "on"})
+    client.post(reverse("subscriptions:account"),
+                {f"news_list_{news_list.pk}": "on", **shown(news_list, events)})
     drain()
     assert member(account, events, "me@example.com")["status"] == "unsubscribed"
     got = member(account, news_list, "me@example.com")
@@ -321,3 +322,26 @@ def test_an_order_without_a_newsletter_choice_says_nothing_of_it(client, broker_
     response = client.post(reverse("checkout:checkout"), checkout_data())
     assert Order.objects.get().news_asked is False
     assert "news-choice" not in client.get(response.url).content.decode()
+
+
+def test_a_list_missing_from_the_post_is_no_decision_and_never_an_unsubscribe(
+    client, account, news_list
+):
+    customer = CustomerFactory(email="stale@example.com")
+    client.login(email=customer.email, password=PASSWORD)
+    client.post(reverse("subscriptions:account"),
+                {f"news_list_{news_list.pk}": "on", **shown(news_list)})
+    drain()
+    # A stale page, a list added since, a crafted request: nothing says this list was shown.
+    for data in ({}, {"news_lists_shown": []}):
+        response = client.post(reverse("subscriptions:account"), data)
+        assert response.status_code == 302
+    drain()
+    assert member(account, news_list, "stale@example.com")["status"] == "subscribed"
+    assert Subscription.objects.get().opted_in
+    # The page itself says which lists it showed, so unticking them all still leaves them.
+    page = client.get(reverse("subscriptions:account")).content.decode()
+    assert f'name="news_lists_shown" value="{news_list.pk}"' in page
+    client.post(reverse("subscriptions:account"), shown(news_list))
+    drain()
+    assert member(account, news_list, "stale@example.com")["status"] == "unsubscribed"
