@@ -4,12 +4,11 @@ One subscription is in flight at most once (a conditional UPDATE takes its claim
 lapses after the task's own time limit). The payload is built from the database at claim time
 and says only what changed since Mailchimp last confirmed; the outcome is recorded for the
 version that was sent, and a subscription whose wanted version moved on meanwhile is claimed
-again at once. The bulk path (`drain`) runs the same claim, builder and recorder: Mailchimp's
-batch subscribe is only a faster way to create new members.
+again at once. The bulk path (`bulk.drain`) runs the same claim, builder and recorder:
+Mailchimp's batch subscribe is only a faster way to create new members.
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from mailchimp_integration import outbox
 from mailchimp_integration.client import MailchimpClient, MemberChange, MemberResult
 from mailchimp_integration.exceptions import (
     MailchimpError,
-    MailchimpMemberExists,
     MailchimpNotConfigured,
     MailchimpTransientError,
 )
@@ -37,8 +35,6 @@ from .models import ConsentEvent, Push, Subscription
 
 logger = logging.getLogger(__name__)
 
-# Mailchimp's batch subscribe takes at most 500 members per call.
-BULK_CHUNK = 500
 TAG_NOT_APPLIED = "Tag not applied: "
 
 
@@ -87,7 +83,7 @@ def _sendable() -> QuerySet[Subscription]:
     return Subscription.objects.filter(audience_id__in=live)
 
 
-def _due_filter(now: datetime) -> Q:
+def due_filter(now: datetime) -> Q:
     return outbox.due(now) & Q(
         audience_id__in=Audience.objects.filter(removed_at__isnull=True).values("pk")
     )
@@ -96,7 +92,7 @@ def _due_filter(now: datetime) -> Q:
 def due_count(*, limit: int) -> int:
     """How many subscriptions are due, counting no further than `limit`."""
     return len(
-        Subscription.objects.filter(_due_filter(timezone.now())).order_by()
+        Subscription.objects.filter(due_filter(timezone.now())).order_by()
         .values_list("pk", flat=True)[:limit]
     )
 
@@ -313,12 +309,13 @@ def send(plan: Plan, *, client: MailchimpClient) -> Outcome:
             client.member_tags_add(plan.list_id, email, plan.tags)
         except MailchimpError as error:
             # The member is in Mailchimp: the subscription is confirmed, the tag noted.
-            outcome.note = f"{TAG_NOT_APPLIED}{_words(error)}"
+            outcome.note = f"{TAG_NOT_APPLIED}{mailchimp_words(error)}"
             outcome.tags_applied = False
     return outcome
 
 
-def _words(error: MailchimpError) -> str:
+def mailchimp_words(error: MailchimpError) -> str:
+    """Mailchimp's title and detail, as the sync log shows them."""
     return f"{error.title}: {error.detail}" if error.detail else error.title
 
 
@@ -339,7 +336,7 @@ STATE_FOR_STATUS = {
 }
 
 
-def _push_open(claim: Claim, plan: Plan, *, channel: str) -> Push:
+def push_open(claim: Claim, plan: Plan, *, channel: str) -> Push:
     return Push.objects.create(
         subscription_id=claim.subscription.pk, version=claim.version, action=plan.action,
         attempt=claim.subscription.attempts + 1, channel=channel, payload=plan.payload(),
@@ -409,7 +406,7 @@ def record_failure(claim: Claim, error: Exception, *, push: Push | None) -> None
     now = timezone.now()
     transient = isinstance(error, MailchimpTransientError)
     reason = error.reason if isinstance(error, MailchimpError) and transient else (
-        _words(error) if isinstance(error, MailchimpError) else str(error)
+        mailchimp_words(error) if isinstance(error, MailchimpError) else str(error)
     )
     if push is not None:
         push.state = Push.State.RETRY if transient else Push.State.FAILED
@@ -458,9 +455,9 @@ def release_held(claim: Claim, *, reason: str) -> None:
     subscription.save()
 
 
-# --- The paths: one subscription, and the drain -------------------------------------------------
+# --- One subscription (the drain in bulk.py runs the same functions) ------------------------
 
-def _client_or_hold() -> tuple[MailchimpClient | None, str]:
+def client_or_hold() -> tuple[MailchimpClient | None, str]:
     """A client, or why nothing may be sent now: held, never failed, for those reasons."""
     if selectors.pushes_paused():
         return None, "Pushes to Mailchimp are paused in the newsletter settings."
@@ -486,7 +483,7 @@ def deliver_claimed(claim: Claim, *, client: MailchimpClient, removed=None,
                 mailchimp_status=subscription.mailchimp_status,
             )
         plan = build(subscription, removed=removed)
-        push = _push_open(claim, plan, channel=channel)
+        push = push_open(claim, plan, channel=channel)
         outcome = send(plan, client=client)
     except (MailchimpError, Refused) as error:
         record_failure(claim, error, push=push)
@@ -502,9 +499,11 @@ def deliver(*, subscription_id: int) -> bool:
     """The push task: send one subscription, or drain when many are waiting (a burst)."""
     threshold = int(_setting("SUBSCRIPTIONS_BULK_THRESHOLD", 20))
     if due_count(limit=threshold + 1) > threshold:
-        drain()
+        from . import bulk  # it builds on this module
+
+        bulk.drain()
         return True
-    client, held = _client_or_hold()
+    client, held = client_or_hold()
     if client is None:
         Subscription.objects.filter(pk=subscription_id, claim_token="").update(
             failure_reason=held
@@ -514,155 +513,6 @@ def deliver(*, subscription_id: int) -> bool:
     if taken is None:
         return False
     deliver_claimed(taken, client=client)
-    return True
-
-
-def drain() -> dict:
-    """Send every due subscription: new members 500 at a time through batch subscribe, the
-    rest one by one, all through the same claim, builder and recorder; the source tags of the
-    new members in one `/batches` call at the end."""
-    stats = {"bulk_calls": 0, "single": 0, "created": 0, "failed": 0}
-    client, held = _client_or_hold()
-    if client is None:
-        return stats
-    audience_ids = list(
-        Subscription.objects.filter(_due_filter(timezone.now())).order_by()
-        .values_list("audience_id", flat=True).distinct()
-    )
-    tag_operations: list[dict] = []
-    for audience_id in audience_ids:
-        removed = removed_interest_ids(audience_id)
-        while True:
-            claims = claim_many(audience_id=audience_id, limit=BULK_CHUNK)
-            if not claims:
-                break
-            if not _drain_chunk(claims, client=client, removed=removed, stats=stats,
-                                tag_operations=tag_operations):
-                break  # Mailchimp is failing: the rest waits for its backoff
-    if tag_operations:
-        _tags_batch_start(tag_operations, client=client, stats=stats)
-    return stats
-
-
-def _drain_chunk(claims: list[Claim], *, client, removed, stats, tag_operations) -> bool:
-    bulk, single = [], []
-    for item in claims:
-        if item.subscription.outcome_unknown:
-            single.append(item)
-            continue
-        plan = build(item.subscription, removed=removed)
-        if plan.bulk_ok:
-            bulk.append((item, plan))
-        else:
-            single.append(item)
-    healthy = True
-    if bulk:
-        healthy = _bulk_send(bulk, client=client, stats=stats, single=single,
-                             tag_operations=tag_operations)
-    for item in single:
-        stats["single"] += 1
-        deliver_claimed(item, client=client, removed=removed)
-    return healthy
-
-
-def _bulk_send(bulk: list[tuple[Claim, Plan]], *, client, stats, single: list,
-               tag_operations: list[dict]) -> bool:
-    list_id = bulk[0][1].list_id
-    pushes = {item.subscription.pk: _push_open(item, plan, channel="bulk") for item, plan in bulk}
-    try:
-        answer = client.members_bulk_create(list_id, [plan.change for _, plan in bulk])
-        stats["bulk_calls"] += 1
-    except MailchimpError as error:
-        stats["bulk_calls"] += 1
-        for item, _ in bulk:
-            record_failure(item, error, push=pushes[item.subscription.pk])
-        return not isinstance(error, MailchimpTransientError)
-    for item, plan in bulk:
-        email = plan.snapshot["email"]
-        push = pushes[item.subscription.pk]
-        error = answer.errors.get(email)
-        if isinstance(error, MailchimpMemberExists):
-            # Mailchimp has them already: the single path updates without restating status.
-            push.state = Push.State.RETRY
-            push.last_error = "Already in Mailchimp: sent on its own"
-            push.finished_at = timezone.now()
-            push.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
-            item.subscription.mailchimp_email = email
-            single.append(item)
-            continue
-        if error is not None:
-            stats["failed"] += 1
-            record_failure(item, error, push=push)
-            continue
-        result = answer.members.get(email)
-        if result is None:
-            record_failure(item, MailchimpError("No answer for this member"), push=push)
-            continue
-        stats["created"] += 1
-        outcome = Outcome(result=result)
-        if plan.tags:
-            tag_operations.append({
-                "method": "POST",
-                "path": f"/lists/{list_id}/members/{client.subscriber_hash(email)}/tags",
-                "operation_id": f"push-{push.pk}",
-                "body": json.dumps({"tags": [{"name": t, "status": "active"} for t in plan.tags]}),
-            })
-        record_success(item, plan, outcome, push=push)
-    return True
-
-
-def _tags_batch_start(operations: list[dict], *, client, stats) -> None:
-    try:
-        batch = client.batch_start(operations)
-    except MailchimpError as error:
-        tags_not_applied([int(op["operation_id"].removeprefix("push-")) for op in operations],
-                         reason=_words(error))
-        return
-    finally:
-        stats["bulk_calls"] += 1
-    from . import tasks
-
-    # Mailchimp runs the batch later: follow it, and record the tags it could not apply.
-    transaction.on_commit(
-        lambda: tasks.push_tags_check.apply_async(
-            (batch["id"],), countdown=tasks.TAGS_CHECK_FIRST_WAIT
-        ),
-        robust=True,
-    )
-
-
-def tags_not_applied(push_ids: list[int], *, reason: str) -> None:
-    """The member is in Mailchimp, but without its source tag: say so on its attempt, and
-    send the tag again with the subscription's next change."""
-    Push.objects.filter(pk__in=push_ids).update(
-        last_error=f"{TAG_NOT_APPLIED}{reason}", updated_at=timezone.now()
-    )
-    Subscription.objects.filter(pushes__pk__in=push_ids).update(
-        sent_tags=[], failure_reason=f"{TAG_NOT_APPLIED}{reason}"
-    )
-
-
-def tags_batch_check(*, batch_id: str) -> bool:
-    """Record on their attempts the source tags a `/batches` call failed to apply.
-
-    Returns False while Mailchimp has not finished the batch (the caller asks again later).
-    """
-    client = mailchimp_client_build()
-    batch = client.batch_get(batch_id)
-    if batch.get("status") != "finished":
-        return False
-    if not batch.get("errored_operations"):
-        return True
-    failed: dict[str, list[int]] = {}
-    for result in client.batch_results(batch["response_body_url"]):
-        operation_id = result["operation_id"]
-        if result["error"] is None or not operation_id.startswith("push-"):
-            continue
-        failed.setdefault(_words(result["error"]), []).append(
-            int(operation_id.removeprefix("push-"))
-        )
-    for words, push_ids in failed.items():
-        tags_not_applied(push_ids, reason=words)
     return True
 
 
@@ -686,8 +536,8 @@ def sweep() -> dict:
     threshold = int(_setting("SUBSCRIPTIONS_BULK_THRESHOLD", 20))
     grace = timedelta(seconds=float(_setting("SUBSCRIPTIONS_SWEEP_GRACE_SECONDS", 30)))
     due = list(
-        Subscription.objects.filter(_due_filter(now - grace) | Q(
-            _due_filter(now), Q(outcome_unknown=True) | Q(pk__in=lapsed)
+        Subscription.objects.filter(due_filter(now - grace) | Q(
+            due_filter(now), Q(outcome_unknown=True) | Q(pk__in=lapsed)
         )).order_by().values_list("pk", flat=True)[: threshold + 1]
     )
     stats["due"] = len(due)

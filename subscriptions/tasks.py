@@ -8,7 +8,7 @@ from django.conf import settings
 
 from mailchimp_integration.exceptions import MailchimpTransientError
 
-from . import delivery
+from . import bulk, delivery
 
 # Mailchimp runs a batch within minutes: look after 10 s, then less and less often (at most
 # every 2 minutes), for about an hour in all.
@@ -31,7 +31,7 @@ def push_send(subscription_id: int) -> None:
 @shared_task(name="subscriptions.push_drain", ignore_result=True)
 def push_drain() -> None:
     """Send every due subscription, new members through Mailchimp's bulk calls."""
-    delivery.drain()
+    bulk.drain()
 
 
 @shared_task(name="subscriptions.push_sweep", ignore_result=True)
@@ -53,7 +53,7 @@ def push_prune() -> None:
 def push_tags_check(self, batch_id: str) -> None:
     """Follow a `/batches` call of source tags until it has run; record the tags that failed."""
     try:
-        finished = delivery.tags_batch_check(batch_id=batch_id)
+        finished = bulk.tags_batch_check(batch_id=batch_id)
     except MailchimpTransientError as error:
         raise self.retry(countdown=error.retry_after or 30, exc=error) from None
     if not finished:

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from subscriptions import delivery, selectors, services
+from subscriptions import bulk, delivery, selectors, services
 from subscriptions.models import ConsentEvent, NewsSettings, Push, Source, Subscription
 
 from .factories import CustomerFactory, interest
@@ -47,10 +47,10 @@ def test_a_member_in_compliance_state_inside_a_bulk_chunk_is_sent_once_and_never
     services.subscriptions_subscribe_users(
         user_ids=[c.pk for c in customers], audience_ids=[news_list.pk])
     account.clear_requests()
-    stats = delivery.drain()
+    stats = bulk.drain()
     assert stats["bulk_calls"] == 2  # one batch subscribe, one /batches of tags
     assert stats["single"] == 1  # the member Mailchimp had: updated on its own, once
-    assert delivery.drain() == {"bulk_calls": 0, "single": 0, "created": 0, "failed": 0}
+    assert bulk.drain() == {"bulk_calls": 0, "single": 0, "created": 0, "failed": 0}
     assert member(account, news_list, customers[0].email)["status"] == "unsubscribed"
     [put] = writes(account, customers[0].email)
     assert "status" not in put["body"]  # staff never change an existing member's status
@@ -101,14 +101,14 @@ def test_the_bulk_path_carries_an_email_change_over_to_the_same_member(
     customer = CustomerFactory(email="old@example.com")
     services.subscription_subscribe(email="old@example.com", use_defaults=True,
                                     source=Source.REGISTRATION, user=customer)
-    delivery.drain()
+    bulk.drain()
     services.subscription_email_change(user=customer, old_email="old@example.com",
                                        new_email="new@example.com")
-    delivery.drain()
+    bulk.drain()
     assert [m["email_address"] for m in members(account, news_list)] == ["new@example.com"]
     services.subscription_unsubscribe(subscription_id=Subscription.objects.get().pk,
                                       source=Source.ACCOUNT)
-    delivery.drain()
+    bulk.drain()
     assert member(account, news_list, "new@example.com")["status"] == "unsubscribed"
 
 
@@ -191,7 +191,7 @@ def test_double_opt_in_with_the_backlog_never_demotes_subscribed_members(account
     account.subscribe(news_list.mailchimp_id, "sub@example.com")
     NewsSettings.objects.create(pk=1, double_opt_in=True)
     services.subscriptions_subscribe_users(user_ids=[customer.pk], audience_ids=[news_list.pk])
-    delivery.drain()
+    bulk.drain()
     assert member(account, news_list, "sub@example.com")["status"] == "subscribed"
 
 

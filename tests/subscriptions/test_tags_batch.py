@@ -2,7 +2,7 @@
 in the sync log, on their pushes, once the batch has run."""
 import pytest
 
-from subscriptions import delivery, services, tasks
+from subscriptions import bulk, delivery, services, tasks
 from subscriptions.models import Push
 from tests.conftest import wait_for
 
@@ -20,7 +20,7 @@ def backlog_sent(news_list, count: int) -> tuple[list, str]:
     services.subscriptions_subscribe_users(
         user_ids=[c.pk for c in customers], audience_ids=[news_list.pk]
     )
-    stats = delivery.drain()
+    stats = bulk.drain()
     assert stats["created"] == count
     return customers
 
@@ -34,7 +34,7 @@ def batch_checked(broker_off) -> str:
     ]
     assert len(followed) == 1, broker_off.call_args_list
     batch_id = followed[0]
-    wait_for(lambda: delivery.tags_batch_check(batch_id=batch_id), timeout=10)
+    wait_for(lambda: bulk.tags_batch_check(batch_id=batch_id), timeout=10)
     return batch_id
 
 
@@ -72,7 +72,7 @@ def test_a_batch_call_that_fails_is_shown_at_once(broker_off, account, news_list
 
 def test_the_task_asks_again_until_the_batch_has_run(account, monkeypatch):
     answers = iter([False, True])
-    monkeypatch.setattr(delivery, "tags_batch_check", lambda batch_id: next(answers))
+    monkeypatch.setattr(bulk, "tags_batch_check", lambda batch_id: next(answers))
     retried = []
 
     def retry(**kwargs):
