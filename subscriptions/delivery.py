@@ -36,6 +36,10 @@ from .models import ConsentEvent, Push, Subscription
 logger = logging.getLogger(__name__)
 
 TAG_NOT_APPLIED = "Tag not applied: "
+NOT_IN_MAILCHIMP = (
+    "Mailchimp has no member at this address any more (deleted there, or the address was "
+    "changed there); the store adds it back only with the person's new consent."
+)
 
 
 def _setting(name: str, default):
@@ -260,7 +264,13 @@ class Outcome:
 
 
 class Refused(Exception):
-    """The consent rules refuse what Mailchimp's answer shows (e.g. a cleaned address)."""
+    """The consent rules refuse what Mailchimp's answer shows (e.g. a cleaned address);
+    `remote_status` keeps what the answer said, so nothing is sent on it again."""
+
+    def __init__(self, reason: str, *, remote_status: str = "", remote_email: str = ""):
+        super().__init__(reason)
+        self.remote_status = remote_status
+        self.remote_email = remote_email
 
 
 def read_remote(subscription: Subscription, *, client: MailchimpClient) -> None:
@@ -296,7 +306,8 @@ def send(plan: Plan, *, client: MailchimpClient) -> Outcome:
             plan.change.create:
         raise Refused(
             "Mailchimp holds this address as cleaned (its emails bounced); the store never "
-            "sends a cleaned address again."
+            "sends a cleaned address again.",
+            remote_status=result.status, remote_email=result.email or email,
         )
     follow = consent.status_after_write(
         plan.event, new=plan.new_consent, remote_status=result.status
@@ -390,6 +401,11 @@ def record_success(claim: Claim, plan: Plan, outcome: Outcome, *, push: Push) ->
         subscription.state = STATE_FOR_STATUS.get(
             subscription.mailchimp_status, Subscription.State.SUBSCRIBED
         )
+    elif plan.change is not None and subscription.opted_in:
+        # A PATCH found nobody: deleted in Mailchimp, or their address changed there. Adding
+        # them back would need the person's new consent; say so rather than wait for ever.
+        subscription.state = Subscription.State.FAILED
+        subscription.failure_reason = NOT_IN_MAILCHIMP
     else:
         subscription.state = (
             Subscription.State.UNSUBSCRIBED if not subscription.opted_in
@@ -417,6 +433,9 @@ def record_failure(claim: Claim, error: Exception, *, push: Push | None) -> None
     if subscription is None:
         return
     subscription.failure_reason = reason
+    if isinstance(error, Refused) and error.remote_status:
+        subscription.mailchimp_status = error.remote_status
+        subscription.mailchimp_email = error.remote_email
     if transient:
         rules = policy()
         delay, spent = outbox.retry_later(
