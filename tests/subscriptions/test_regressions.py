@@ -288,3 +288,32 @@ def test_a_tag_refused_after_the_upsert_leaves_the_subscription_confirmed(accoun
     assert push.state == Push.State.DONE and push.last_error.startswith(delivery.TAG_NOT_APPLIED)
     assert sub.state == Subscription.State.SUBSCRIBED
     assert sub.sent_tags == []  # sent again with the next change
+
+
+def test_an_unsubscribe_after_a_timed_out_subscribe_is_checked_again_when_a_late_call_lands(
+    account, news_list, settings, broker_off
+):
+    settings.MAILCHIMP_READ_TIMEOUT = 0.5
+    settings.SUBSCRIPTIONS_UNKNOWN_OUTCOME_SECONDS = 0
+    account.hang(2, times=1, route="/lists/*/members/*", method="PUT")
+    footer()
+    [attempt] = drain(rounds=1)
+    assert attempt.state == Push.State.RETRY  # timed out: it may still land
+    sub = Subscription.objects.get()
+    services.subscription_unsubscribe(subscription_id=sub.pk, source=Source.ACCOUNT)
+    Subscription.objects.update(next_attempt_at=timezone.now())
+    account.clear_requests()
+    drain()
+    methods = [r["method"] for r in requests_log(account) if "/members/" in r["path"]]
+    assert methods[0] == "GET"  # where it stands, before anything is written
+    sub.refresh_from_db()
+    assert sub.verify_at is not None and sub.state == Subscription.State.UNSUBSCRIBED
+    # The late PUT lands after the unsubscribe (as a slow Mailchimp does)...
+    account.subscribe(news_list.mailchimp_id, "ann@example.com")
+    # ...and the check, once Mailchimp's longest processing time has passed, puts it right.
+    stats = delivery.sweep()
+    assert stats["verify"] == 1
+    drain()
+    assert member(account, news_list, "ann@example.com")["status"] == "unsubscribed"
+    sub.refresh_from_db()
+    assert sub.verify_at is None and sub.sent_version == sub.wanted_version
