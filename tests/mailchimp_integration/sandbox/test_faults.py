@@ -76,13 +76,18 @@ def test_a_dropped_connection_is_a_connection_error(api, sandbox):
     assert [entry["status"] for entry in sandbox.request_log()] == [None, 200]
 
 
-def hold_ten_calls(sandbox, api):
-    """Ten calls in flight (a 1 s latency on /ping), then one more while they are."""
+def hold_ten_calls(sandbox, api, answers: list | None = None):
+    """Ten calls in flight (a 1 s latency on /ping), then one more while they are; the ten
+    calls' status codes go to `answers`."""
     sandbox.set_latency(1.0, route="/ping")
+    answers = [] if answers is None else answers
     sessions = [requests.Session() for _ in range(10)]
-    threads = [threading.Thread(target=s.get, args=(sandbox.url + "/ping",),
-                                kwargs={"auth": ("x", sandbox.api_key), "timeout": 5})
-               for s in sessions]
+
+    def ping(session):
+        answers.append(session.get(sandbox.url + "/ping", auth=("x", sandbox.api_key),
+                                   timeout=5).status_code)
+
+    threads = [threading.Thread(target=ping, args=(s,)) for s in sessions]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 3
@@ -95,11 +100,15 @@ def hold_ten_calls(sandbox, api):
 
 
 def test_the_eleventh_simultaneous_call_gets_a_429(api, sandbox):
-    eleventh = hold_ten_calls(sandbox, api)
+    answers: list[int] = []
+    eleventh = hold_ten_calls(sandbox, api, answers)
     assert eleventh.status_code == 429
     assert "simultaneous" in eleventh.json()["detail"]
+    assert answers == [200] * 10  # the ten held calls were all served
+    # (The session's sandbox is shared with the test worker: a late task of an earlier test
+    # may be refused too, so the counts are at least, not exactly, this test's own.)
     stats = sandbox.stats()
-    assert (stats["peak_in_flight"], stats["refused"]) == (11, 1)
+    assert stats["peak_in_flight"] >= 11 and stats["refused"] >= 1
     sandbox.reset_stats()
     assert sandbox.peak_concurrency() == 0
 
