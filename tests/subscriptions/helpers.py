@@ -2,7 +2,6 @@
 import hashlib
 
 import requests
-
 from django.db.models import F
 from django.utils import timezone
 
