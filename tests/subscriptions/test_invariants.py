@@ -627,8 +627,8 @@ class ConsentMachine(RuleBasedStateMachine):
             writes = self._writes_landed(key, log, since=since)
             if not writes:
                 raise Violation(f"{where} with no write and no confirmation")
-            moves = [(key[0], w["path"].split("/")[5]) for w in writes
-                     if w["path"].split("/")[5] != key[1]]
+            paths = [w["path"].split("/") for w in writes]
+            moves = [(key[0], p[5]) for p in paths if len(p) == 6 and p[5] != key[1]]
             if any(self.statuses.get(old) == "subscribed" for old in moves):
                 continue  # the store moved a subscribed member to the customer's new address
             if before not in (None, "transactional", "archived"):
@@ -728,7 +728,8 @@ class ConsentMachine(RuleBasedStateMachine):
             status = member["status"] if member else None
             person_acted = any(
                 subscription.last_pushed_at is None or at > subscription.last_pushed_at
-                for lineage in self._lineage(key) for at, _ in self.people.get(lineage, []))
+                for address in self._addresses_of(subscription) | {key}
+                for at, _ in self.people.get(address, []))
             expected = delivery.STATE_FOR_STATUS.get(status) if status else (
                 Subscription.State.UNSUBSCRIBED if not subscription.opted_in else None)
             if not person_acted and subscription.state != expected:
@@ -856,3 +857,34 @@ def test_a_cleaned_address_learnt_from_a_refused_signup_is_not_sent_again(
         "the store wrote a cleaned address again after Mailchimp's answer said cleaned")
     subscription.refresh_from_db()
     assert subscription.state == Subscription.State.FAILED and subscription.failure_reason
+
+
+def test_a_member_gone_from_its_address_in_mailchimp_is_not_left_waiting_forever(
+        settings, account, news_list, broker_off):
+    """Found by the machine (seed 2). The person changes their address in Mailchimp's
+    preference centre; then the store sends a change (new groups on the account page). The
+    PATCH to the address the store knows answers 404, and the engine records that as a
+    success: `sent_version` catches up, `mailchimp_email` and `mailchimp_status` are emptied
+    and the state is "Waiting to be sent" -- with nothing due, nothing failed, for ever. A
+    subscription must end confirmed (its state what Mailchimp holds) or failed with a reason."""
+    from .factories import CustomerFactory, interest
+    from .helpers import drain
+
+    customer = CustomerFactory(email="mover@example.com")
+    services.subscription_set_for_customer(
+        user=customer, choices={news_list.pk: [interest(news_list, "Offers").pk]},
+        source=Source.ACCOUNT, consent_text="Subscribe to our news list")
+    drain()
+    account.change_email(news_list.mailchimp_id, "mover@example.com", "elsewhere@example.com")
+
+    services.subscription_set_for_customer(
+        user=customer, choices={news_list.pk: [interest(news_list, "Recipes").pk]},
+        source=Source.ACCOUNT, consent_text="Subscribe to our news list")
+    drain()
+
+    subscription = Subscription.objects.get(email="mover@example.com")
+    confirmed = subscription.sent_version == subscription.wanted_version
+    failed = subscription.state == Subscription.State.FAILED and subscription.failure_reason
+    assert failed or (confirmed and subscription.state != Subscription.State.WAITING), (
+        f"left {subscription.state} with nothing to send (v{subscription.sent_version} of "
+        f"v{subscription.wanted_version}, Mailchimp status {subscription.mailchimp_status!r})")
