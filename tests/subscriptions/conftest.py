@@ -36,3 +36,15 @@ def broker_off():
     with mock.patch("celery.app.task.Task.apply_async") as sent:
         yield sent
 
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many random sequences and steps the consent invariants ran (test_invariants.py)."""
+    import sys
+
+    module = sys.modules.get("tests.subscriptions.test_invariants")
+    runs = getattr(module, "RUNS", None)
+    if runs:
+        terminalreporter.write_line(
+            f"consent invariants: {runs['sequences']} sequences, {runs['steps']} steps"
+        )
