@@ -51,7 +51,7 @@ from hypothesis.stateful import (
 
 from mailchimp_integration.exceptions import MailchimpError
 from mailchimp_integration.sandbox.control import SandboxControl
-from subscriptions import delivery, services
+from subscriptions import bulk, delivery, services
 from subscriptions.forms import NewsChoice
 from subscriptions.models import ConsentEvent, Push, Source, Subscription
 
@@ -123,12 +123,12 @@ class Broker:
         if name == "subscriptions.push_send":
             delivery.deliver(subscription_id=args[0])
         elif name == "subscriptions.push_drain":
-            delivery.drain()
+            bulk.drain()
         elif name == "subscriptions.push_sweep":
             delivery.sweep()
         elif name == "subscriptions.push_tags_check":
             try:
-                delivery.tags_batch_check(batch_id=args[0])
+                bulk.tags_batch_check(batch_id=args[0])
             except MailchimpError:
                 pass  # the task retries later; tags are not what these invariants are about
 
@@ -384,7 +384,7 @@ class ConsentMachine(RuleBasedStateMachine):
     @rule()
     @committed
     def drain(self):
-        delivery.drain()
+        bulk.drain()
 
     @rule()
     @committed
@@ -432,7 +432,7 @@ class ConsentMachine(RuleBasedStateMachine):
         elif second == "deliver":
             delivery.deliver(subscription_id=subscription_id)
         else:
-            delivery.drain()
+            bulk.drain()
         if Push.objects.filter(subscription_id=subscription_id).count() != pushes_before:
             raise Violation(f"a second worker sent subscription {subscription_id} while the "
                             "first held its claim")
@@ -443,7 +443,7 @@ class ConsentMachine(RuleBasedStateMachine):
             # The worker is killed holding the claim; its lease runs out (time moves on).
             self.dead_claims.add(first.token)
             Subscription.objects.filter(pk=subscription_id).update(
-                claimed_at=timezone.now() - delivery.stale_after() - timedelta(seconds=1))
+                claimed_at=timezone.now() - delivery.policy().stale_after - timedelta(seconds=1))
         else:
             delivery.deliver_claimed(first, client=delivery.mailchimp_client_build())
 
@@ -715,7 +715,7 @@ class ConsentMachine(RuleBasedStateMachine):
                 delivery.sweep()
                 while self.broker.queue:
                     self.broker.run_next()
-                delivery.drain()
+                bulk.drain()
             busy = Subscription.objects.filter(wanted_version__gt=F("sent_version"),
                                                failed_permanently=False).exclude(
                 state=Subscription.State.FAILED).exists()
