@@ -21,7 +21,7 @@ log, that:
 
 Seeded (derandomised) and bounded for CI; `bench/invariants.py` runs the same machine longer
 (INVARIANTS_EXAMPLES, INVARIANTS_STEPS, INVARIANTS_SEED for other sequences than CI's,
-INVARIANTS_SHRINK=1 to shrink a failure).
+INVARIANTS_SHRINK=1 to shrink a failure, INVARIANTS_WITHOUT=rule,… to leave rules out).
 """
 from __future__ import annotations
 
@@ -67,6 +67,8 @@ EXAMPLES = int(os.environ.get("INVARIANTS_EXAMPLES", "12"))
 STEPS = int(os.environ.get("INVARIANTS_STEPS", "25"))
 SHRINK = os.environ.get("INVARIANTS_SHRINK", "") == "1"
 SEED = int(os.environ["INVARIANTS_SEED"]) if os.environ.get("INVARIANTS_SEED") else None
+# Rules left out (comma-separated names), to look past a known failure for the next one.
+WITHOUT = {name for name in os.environ.get("INVARIANTS_WITHOUT", "").split(",") if name}
 
 # What ran, for the closing summary (tests/subscriptions/conftest.py prints it).
 RUNS: Counter = Counter()
@@ -823,8 +825,12 @@ class ConsentMachine(RuleBasedStateMachine):
 def run_machine(*, account, mode: str, examples: int, steps: int, seed: int | None = None) -> None:
     """Run the machine; derandomised (the same sequences every run) unless `seed` is given."""
     broker = Broker()
+    unknown = WITHOUT - set(dir(ConsentMachine))
+    assert not unknown, f"INVARIANTS_WITHOUT names no rule: {sorted(unknown)}"
+    # A plain attribute hides the rule from Hypothesis in the subclass.
+    left_out = {name: None for name in WITHOUT}
     machine = type(f"ConsentMachine_{mode}", (ConsentMachine,),
-                   {"account": account, "mode": mode, "broker": broker})
+                   {"account": account, "mode": mode, "broker": broker, **left_out})
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if SHRINK else [])
     test = get_state_machine_test(machine, settings=hypothesis_settings(
         max_examples=examples, stateful_step_count=steps, derandomize=seed is None,
