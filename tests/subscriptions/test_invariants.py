@@ -21,7 +21,7 @@ log, that:
 
 Seeded (derandomised) and bounded for CI; `bench/invariants.py` runs the same machine longer
 (INVARIANTS_EXAMPLES, INVARIANTS_STEPS, INVARIANTS_SEED for other sequences than CI's,
-INVARIANTS_SHRINK=1 to shrink a failure).
+INVARIANTS_SHRINK=1 to shrink a failure, INVARIANTS_WITHOUT=rule,… to leave rules out).
 """
 from __future__ import annotations
 
@@ -67,6 +67,8 @@ EXAMPLES = int(os.environ.get("INVARIANTS_EXAMPLES", "12"))
 STEPS = int(os.environ.get("INVARIANTS_STEPS", "25"))
 SHRINK = os.environ.get("INVARIANTS_SHRINK", "") == "1"
 SEED = int(os.environ["INVARIANTS_SEED"]) if os.environ.get("INVARIANTS_SEED") else None
+# Rules left out (comma-separated names), to look past a known failure for the next one.
+WITHOUT = {name for name in os.environ.get("INVARIANTS_WITHOUT", "").split(",") if name}
 
 # What ran, for the closing summary (tests/subscriptions/conftest.py prints it).
 RUNS: Counter = Counter()
@@ -183,6 +185,7 @@ class ConsentMachine(RuleBasedStateMachine):
         self.bulk_known: dict[int, str | None] = {}  # bulk consent -> status in Mailchimp then
         self.dead_claims: set[str] = set()
         self.blind_writes: Counter = Counter()
+        self.uncleaned: dict[tuple[str, str], datetime] = {}
         self.statuses: dict[tuple[str, str], str | None] = {}
         self.checked_at = timezone.now()
         self.log_seen = 0
@@ -463,6 +466,12 @@ class ConsentMachine(RuleBasedStateMachine):
         self._check_cleaned(new_entries)
         self._check_transitions(members, log, since=self.checked_at)
         self.statuses = {key: m["status"] for key, m in members.items()}
+        for key, status in self.statuses.items():
+            cleaned = any(a == "clean" for _, a in self.people.get(key, []))
+            if cleaned and status != "cleaned" and key not in self.uncleaned:
+                # The sandbox let a write (an unsubscribe) replace `cleaned`: the store was
+                # told "unsubscribed" and cannot know of the bounce. Reported, not judged here.
+                self.uncleaned[key] = now
         self.checked_at = now
 
     def _track_owners(self) -> None:
@@ -582,6 +591,8 @@ class ConsentMachine(RuleBasedStateMachine):
             cleaned = [at for at, action in self.people.get(key, []) if action == "clean"]
             if not cleaned or parse_time(entry["time"]) <= min(cleaned):
                 continue
+            if key in self.uncleaned and parse_time(entry["time"]) > self.uncleaned[key]:
+                continue  # the sandbox took the blind write: no longer cleaned, nothing to learn
             body = entry.get("body") if isinstance(entry.get("body"), dict) else {}
             where = (f"{entry['method']} {entry['path']} {body} at {entry['time']}, after "
                      f"Mailchimp cleaned it ({min(cleaned).isoformat()})")
@@ -814,8 +825,12 @@ class ConsentMachine(RuleBasedStateMachine):
 def run_machine(*, account, mode: str, examples: int, steps: int, seed: int | None = None) -> None:
     """Run the machine; derandomised (the same sequences every run) unless `seed` is given."""
     broker = Broker()
+    unknown = WITHOUT - set(dir(ConsentMachine))
+    assert not unknown, f"INVARIANTS_WITHOUT names no rule: {sorted(unknown)}"
+    # A plain attribute hides the rule from Hypothesis in the subclass.
+    left_out = {name: None for name in WITHOUT}
     machine = type(f"ConsentMachine_{mode}", (ConsentMachine,),
-                   {"account": account, "mode": mode, "broker": broker})
+                   {"account": account, "mode": mode, "broker": broker, **left_out})
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if SHRINK else [])
     test = get_state_machine_test(machine, settings=hypothesis_settings(
         max_examples=examples, stateful_step_count=steps, derandomize=seed is None,
@@ -915,3 +930,66 @@ def test_a_member_gone_from_its_address_in_mailchimp_is_not_left_waiting_forever
     assert failed or (confirmed and subscription.state != Subscription.State.WAITING), (
         f"left {subscription.state} with nothing to send (v{subscription.sent_version} of "
         f"v{subscription.wanted_version}, Mailchimp status {subscription.mailchimp_status!r})")
+
+
+def test_an_admin_email_change_keeps_what_mailchimp_confirmed(account, news_list, broker_off):
+    """Found by the machine (seeds 3, 8, 9). Staff change a subscribed customer's address and
+    nothing else: the engine sends only the move (PATCH old address, email_address new), and
+    `send()` then returns `MemberResult(found=True, status="")` instead of the move's answer.
+    `record_success` writes that: `mailchimp_status` is emptied and the state becomes "Waiting
+    to be sent" with nothing due, for ever (a contact shows as unsubscribed); what Mailchimp
+    confirmed (subscribed, unsubscribed, cleaned) is forgotten by the consent rules."""
+    from .factories import CustomerFactory, interest
+    from .helpers import drain, member
+
+    customer = CustomerFactory(email="before@example.com")
+    services.subscription_set_for_customer(
+        user=customer, choices={news_list.pk: [interest(news_list, "Offers").pk]},
+        source=Source.ACCOUNT, consent_text="Subscribe to our news list")
+    drain()
+    customer.email = "after@example.com"
+    customer.save(update_fields=["email"])
+    services.subscription_email_change(user=customer, old_email="before@example.com",
+                                       new_email="after@example.com")
+    drain()
+
+    assert member(account, news_list, "after@example.com")["status"] == "subscribed"
+    assert member(account, news_list, "before@example.com") is None
+    subscription = Subscription.objects.get(email="after@example.com")
+    assert subscription.sent_version == subscription.wanted_version
+    assert (subscription.state, subscription.mailchimp_status) == (
+        Subscription.State.SUBSCRIBED, "subscribed")
+
+
+def test_a_timed_out_signup_then_an_email_change_leaves_one_contact(
+        settings, account, news_list, broker_off):
+    """Found by the machine (seed 6). The first PUT of a new subscriber times out (it may
+    still land, and here it does); before the retry, staff change the customer's address. The
+    retry reads the member first, but only at the new address and at `mailchimp_email` (empty:
+    nothing was ever confirmed), not at the address the timed-out call was sent to; so it
+    creates the new address as a second contact, and the old one stays subscribed with no
+    subscription in the store to unsubscribe it."""
+    from .factories import CustomerFactory, interest
+    from .helpers import drain, members
+
+    configure(settings)
+    customer = CustomerFactory(email="first@example.com")
+    services.subscription_set_for_customer(
+        user=customer, choices={news_list.pk: [interest(news_list, "Offers").pk]},
+        source=Source.ACCOUNT, consent_text="Subscribe to our news list")
+    account.hang(HANG_SECONDS, times=1, route="/lists/*/members/*", method="PUT")
+    drain(rounds=1)
+    subscription = Subscription.objects.get(email="first@example.com")
+    assert subscription.outcome_unknown  # the PUT timed out
+    time.sleep(HANG_SECONDS)  # ... and lands meanwhile
+
+    customer.email = "second@example.com"
+    customer.save(update_fields=["email"])
+    services.subscription_email_change(user=customer, old_email="first@example.com",
+                                       new_email="second@example.com")
+    time.sleep(0.3)  # the retry's backoff
+    drain()
+
+    contacts = sorted(m["email_address"] for m in members(account, news_list)
+                      if m["status"] in ("subscribed", "pending", "transactional"))
+    assert contacts == ["second@example.com"], f"one customer, contacts {contacts}"
