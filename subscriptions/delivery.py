@@ -296,11 +296,15 @@ def send(plan: Plan, *, client: MailchimpClient) -> Outcome:
     if plan.fail_reason:
         raise Refused(plan.fail_reason)
     email = plan.snapshot["email"]
+    moved = None
     if plan.move_from:
         # The customer changed their address: Mailchimp keeps the member, with the new one.
-        client.member_write(plan.list_id, MemberChange(email=plan.move_from, new_email=email))
+        moved = client.member_write(
+            plan.list_id, MemberChange(email=plan.move_from, new_email=email)
+        )
     if plan.change is None:
-        return Outcome(result=MemberResult(found=True, status=""))
+        # Only the move, or nothing: what Mailchimp answered to it (or nothing new to learn).
+        return Outcome(result=moved or MemberResult(found=True, status=""))
     result = client.member_write(plan.list_id, plan.change)
     if result.found and result.status == consent.CLEANED and plan.new_consent and \
             plan.change.create:
@@ -401,7 +405,7 @@ def record_success(claim: Claim, plan: Plan, outcome: Outcome, *, push: Push) ->
         subscription.state = STATE_FOR_STATUS.get(
             subscription.mailchimp_status, Subscription.State.SUBSCRIBED
         )
-    elif plan.change is not None and subscription.opted_in:
+    elif (plan.change is not None or plan.move_from) and subscription.opted_in:
         # A PATCH found nobody: deleted in Mailchimp, or their address changed there. Adding
         # them back would need the person's new consent; say so rather than wait for ever.
         subscription.state = Subscription.State.FAILED
@@ -416,7 +420,8 @@ def record_success(claim: Claim, plan: Plan, outcome: Outcome, *, push: Push) ->
 
 
 @transaction.atomic
-def record_failure(claim: Claim, error: Exception, *, push: Push | None) -> None:
+def record_failure(claim: Claim, error: Exception, *, push: Push | None,
+                   sent_to: str = "") -> None:
     """A transient error waits and is tried again (within the budget, then slower, visibly);
     anything else fails this version with Mailchimp's words until the store changes it."""
     now = timezone.now()
@@ -438,10 +443,14 @@ def record_failure(claim: Claim, error: Exception, *, push: Push | None) -> None
         subscription.mailchimp_email = error.remote_email
     if transient:
         rules = policy()
+        unknown = getattr(error, "outcome_unknown", False)
         delay, spent = outbox.retry_later(
             subscription, policy=rules, retry_after=getattr(error, "retry_after", None),
-            outcome_unknown=getattr(error, "outcome_unknown", False),
+            outcome_unknown=unknown,
         )
+        if unknown and sent_to and not subscription.mailchimp_email:
+            # Mailchimp may know them by this address now: the next attempt reads it first.
+            subscription.mailchimp_email = sent_to
         if spent:
             # Past the budget it shows as failed, and is still tried every hour: nothing is
             # given up, an unsubscribe least of all.
@@ -505,7 +514,9 @@ def deliver_claimed(claim: Claim, *, client: MailchimpClient, removed=None,
         push = push_open(claim, plan, channel=channel)
         outcome = send(plan, client=client)
     except (MailchimpError, Refused) as error:
-        record_failure(claim, error, push=push)
+        # A call that may still land was addressed to this address: read there first, next.
+        sent_to = plan.snapshot["email"] if push is not None else ""
+        record_failure(claim, error, push=push, sent_to=sent_to)
         return
     except Exception as error:
         # Never left in flight: the claim is released with the reason, and it raises on.
