@@ -225,7 +225,7 @@ def build(subscription: Subscription, *, removed: set[str] | None = None) -> Pla
     plan = Plan(list_id=list_id, change=None, move_from=move_from, tags=tags, event=event,
                 new_consent=new, snapshot=snapshot, read_first=subscription.outcome_unknown)
     details = {"interests": interests or None, "merge_fields": merge_fields or None}
-    if not subscription.opted_in and (event is None or event.action != "contact"):
+    if not subscription.opted_in and (event is None or event.action != ConsentEvent.Action.CONTACT):
         plan.tags = []
         plan.snapshot["tags"] = sorted(subscription.sent_tags or [])
         if consent.unsubscribe_needed(subscription):
