@@ -317,3 +317,68 @@ def test_an_unsubscribe_after_a_timed_out_subscribe_is_checked_again_when_a_late
     assert member(account, news_list, "ann@example.com")["status"] == "unsubscribed"
     sub.refresh_from_db()
     assert sub.verify_at is None and sub.sent_version == sub.wanted_version
+
+
+def test_an_undecryptable_key_holds_pushes_and_they_go_once_the_old_key_is_a_fallback(
+    account, news_list, settings, no_mailchimp_key_in_environment
+):
+    from mailchimp_integration import services as mailchimp_services
+
+    settings.MAILCHIMP_API_URL = account.url
+    mailchimp_services.connection_save_api_key(api_key=account.api_key)
+    old_secret = settings.SECRET_KEY
+    footer()
+    settings.SECRET_KEY = "rotated-" + "x" * 50
+    sub = Subscription.objects.get()
+    assert delivery.deliver(subscription_id=sub.pk) is False
+    sub.refresh_from_db()
+    assert sub.state == Subscription.State.WAITING and not sub.failed_permanently
+    assert "cannot be decrypted" in sub.failure_reason
+    settings.SECRET_KEY_FALLBACKS = [old_secret]
+    drain()
+    assert member(account, news_list, "ann@example.com")["status"] == "subscribed"
+
+
+def test_the_drain_claims_a_chunk_at_a_time_and_stops_an_audience_on_a_429(
+    account, news_list
+):
+    for n in range(30):
+        footer(email=f"p{n}@example.com")
+    claims = []
+    real = delivery.claim_many
+
+    def counted(**kwargs):
+        claims.append(kwargs)
+        return real(**kwargs)
+
+    account.fail_429(times=None, route=f"/lists/{news_list.mailchimp_id}", method="POST")
+    with mock.patch.object(bulk, "claim_many", counted):
+        stats = bulk.drain()
+    assert len(claims) == 1 and stats["bulk_calls"] == 1  # one chunk, then it stops
+    assert Subscription.objects.filter(attempts=1, claim_token="").count() == 30
+    account.clear_faults()
+    Subscription.objects.update(next_attempt_at=timezone.now())
+    with mock.patch.object(bulk, "claim_many", counted):
+        stats = bulk.drain()
+    assert len(claims) == 3  # the chunk, then the empty claim that ends it
+    assert stats["created"] == 30 and stats["bulk_calls"] == 2  # members, then their tags
+
+
+def test_a_group_deleted_in_mailchimp_changes_no_subscription_row(account, news_list):
+    from mailchimp_integration.services import audience_sync_all
+
+    for n in range(20):
+        footer(email=f"g{n}@example.com")
+    drain()
+    offers = interest(news_list, "Offers")
+    account.delete_interest(news_list.mailchimp_id, offers.category.mailchimp_id,
+                            offers.mailchimp_id)
+    before = list(Subscription.objects.order_by("pk").values_list("pk", "updated_at"))
+    with CaptureQueriesContext(connection) as ctx:
+        audience_sync_all()
+    assert not [q for q in ctx.captured_queries
+                if "subscriptions_subscription" in q["sql"] and q["sql"].startswith("UPDATE")]
+    assert list(Subscription.objects.order_by("pk").values_list("pk", "updated_at")) == before
+    offers.refresh_from_db()
+    assert offers.removed_at is not None  # the group shows as removed; nothing is sent for it
+    assert Subscription.objects.filter(interests=offers).count() == 20
