@@ -64,6 +64,11 @@ class SandboxControl:
             body["id"] = list_id
         return self._call("POST", "/lists", json=body)["id"]
 
+    def set_marketing_permissions(self, list_id: str, texts: list[str]) -> list[str]:
+        """Switch the audience's GDPR fields on with these permissions (off: []); their ids."""
+        return self._call("PUT", f"/lists/{list_id}/marketing-permissions",
+                          json={"texts": texts})["ids"]
+
     def rename_list(self, list_id: str, name: str) -> None:
         self._call("PATCH", f"/lists/{list_id}", json={"name": name})
 

@@ -149,6 +149,8 @@ def _lists_route(sandbox: Sandbox, method: str, parts: list[str], body: dict):
             return account.list_rename(list_id, body["name"])
         if method == "DELETE":
             return account.list_delete(list_id)
+    if depth == 2 and parts[1] == "marketing-permissions" and method == "PUT":
+        return {"ids": account.list_marketing_permissions_set(list_id, list(body["texts"]))}
     if depth >= 2 and parts[1] == "people" and method == "POST" and depth == 3:
         return _person_action(sandbox, list_id, parts[2], body)
     if depth >= 2 and parts[1] == "categories":

@@ -140,6 +140,14 @@ class AccountMembers:
             raise ApiError(400, "Forgotten Email Not Subscribed", f"{email} was permanently "
                            "deleted and cannot be re-imported. The contact must re-subscribe "
                            "to get back on the list.")
+        if "marketing_permissions" in changes:
+            offered = {p["marketing_permission_id"]
+                       for p in audience.get("marketing_permissions", [])}
+            for permission in changes["marketing_permissions"]:
+                if permission["marketing_permission_id"] not in offered:
+                    raise invalid_resource(
+                        "Invalid marketing permission ID: "
+                        f"'{permission['marketing_permission_id']}'.")
         if not by_person:
             refusal = compliance.api_refusal(member, email, target_status,
                                              self.data.get("compliance_mode", compliance.STRICT))
@@ -169,6 +177,9 @@ class AccountMembers:
         old_merge_fields, old_interests = dict(member["merge_fields"]), dict(member["interests"])
         member["merge_fields"].update(changes.pop("merge_fields", {}))
         member["interests"].update(changes.pop("interests", {}))
+        permissions = member.setdefault("marketing_permissions", {})
+        for permission in changes.pop("marketing_permissions", []):
+            permissions[permission["marketing_permission_id"]] = permission["enabled"]
         for key in ("status", "status_if_new", "email_address"):
             changes.pop(key, None)
         member.update(changes)
@@ -218,6 +229,7 @@ class AccountMembers:
             "ip_opt": "",
             "source": SIGNUP_SOURCES.get(source, "Hosted Signup Form"),
             "tags": {},
+            "marketing_permissions": {},  # permission id -> enabled
             "last_changed": now_iso(),
         }
 
@@ -248,7 +260,13 @@ class AccountMembers:
             "email_client": "",
             "location": {"latitude": 0, "longitude": 0, "gmtoff": 0, "dstoff": 0,
                          "country_code": "", "timezone": "", "region": ""},
-            "marketing_permissions": member.get("marketing_permissions", []),
+            # Every permission of the audience, each with this member's choice.
+            "marketing_permissions": [
+                {**permission, "enabled": bool(
+                    (member.get("marketing_permissions") or {}).get(
+                        permission["marketing_permission_id"]))}
+                for permission in audience.get("marketing_permissions", [])
+            ],
             "source": member["source"],
             "tags_count": len(member["tags"]),
             "tags": [{"id": self.data["tags"][name], "name": name} for name in member["tags"]],

@@ -72,6 +72,8 @@ class Account(AccountMembers, AccountPeople):
                 audience["name"], list_id=audience.get("id"),
                 member_count=audience.get("member_count", 0),
             )
+            if audience.get("marketing_permissions"):
+                self.list_marketing_permissions_set(list_id, audience["marketing_permissions"])
             for category in audience.get("categories", []):
                 category_id = self.category_create(
                     list_id, category["title"], category_id=category.get("id"),
@@ -184,9 +186,27 @@ class Account(AccountMembers, AccountPeople):
                 "categories": {},
                 "members": {},
                 "webhooks": {},
+                # GDPR fields: [{"marketing_permission_id", "text"}]; empty while switched off.
+                "marketing_permissions": [],
             }
             self.on_change()
             return list_id
+
+    def list_marketing_permissions_set(self, list_id: str, texts: list[str]) -> list[str]:
+        """Switch the audience's GDPR fields on with these permissions (off when empty).
+
+        Mailchimp lists them on no endpoint: they show only on members, each member carrying
+        every permission of the audience with its own `enabled`. Returns the new ids."""
+        with self.lock:
+            audience = self._list(list_id)
+            known = {p["text"]: p["marketing_permission_id"]
+                     for p in audience.get("marketing_permissions", [])}
+            audience["marketing_permissions"] = [
+                {"marketing_permission_id": known.get(text) or self._new_id(), "text": text}
+                for text in texts
+            ]
+            self.on_change()
+            return [p["marketing_permission_id"] for p in audience["marketing_permissions"]]
 
     def list_rename(self, list_id: str, name: str) -> None:
         with self.lock:
@@ -294,7 +314,7 @@ class Account(AccountMembers, AccountPeople):
             "visibility": "pub",
             "double_optin": False,
             "has_welcome": False,
-            "marketing_permissions": False,
+            "marketing_permissions": bool(audience.get("marketing_permissions")),
             "modules": [],
             "stats": {
                 "member_count": member_count,
