@@ -31,6 +31,16 @@ def test_seed_demo_is_idempotent_and_keeps_the_password(monkeypatch, capsys):
     assert User.objects.count() == 1
 
 
+def test_seed_demo_makes_the_admin_that_demo_admin_email_names(monkeypatch, capsys):
+    """`make run` prints DEMO_ADMIN_EMAIL as the login: the seed must create that account."""
+    monkeypatch.setenv("DEMO_ADMIN_EMAIL", "owner@shop.example")
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "owner-pass-123")
+    call_command("seed_demo")
+    assert "owner@shop.example / owner-pass-123" in capsys.readouterr().out
+    owner = User.objects.get()
+    assert owner.email == "owner@shop.example" and owner.check_password("owner-pass-123")
+
+
 def test_seed_demo_draws_each_picture_once_and_again_when_its_file_is_gone(media_root, capsys):
     call_command("seed_demo")
     assert "5 pictures added" in capsys.readouterr().out

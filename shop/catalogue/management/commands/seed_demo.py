@@ -14,7 +14,7 @@ from shop.catalogue.services import (
     variant_get_or_create,
 )
 
-DEMO_ADMIN_EMAIL = "admin@example.com"
+DEFAULT_DEMO_ADMIN_EMAIL = "admin@example.com"
 DEFAULT_DEMO_ADMIN_PASSWORD = "admin-demo-123"
 
 # (slug, name, description, [(sku, variant name, price, stock), ...])
@@ -100,8 +100,9 @@ class Command(BaseCommand):
                 variants_created += created
 
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or DEFAULT_DEMO_ADMIN_PASSWORD
+        email = os.environ.get("DEMO_ADMIN_EMAIL") or DEFAULT_DEMO_ADMIN_EMAIL
         _, user_created = user_ensure_superuser(
-            email=DEMO_ADMIN_EMAIL, password=password, reset_password=reset_password
+            email=email, password=password, reset_password=reset_password
         )
         self.stdout.write(
             f"Catalogue: {products_created} product{pluralize(products_created)}, "
@@ -111,12 +112,12 @@ class Command(BaseCommand):
         )
         if user_created or reset_password:
             self.stdout.write(
-                self.style.SUCCESS(f"Back office: /admin/ as {DEMO_ADMIN_EMAIL} / {password}")
+                self.style.SUCCESS(f"Back office: /admin/ as {email} / {password}")
             )
         else:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Back office: /admin/ as {DEMO_ADMIN_EMAIL} (password unchanged; "
+                    f"Back office: /admin/ as {email} (password unchanged; "
                     "--reset-password sets it from DEMO_ADMIN_PASSWORD again)"
                 )
             )
