@@ -477,6 +477,8 @@ class MemberChange:
     merge_fields: dict[str, str] | None = None
     ip_signup: str = ""
     timestamp_signup: str = ""
+    # GDPR marketing permissions this change grants (True) or withdraws (False), by id.
+    marketing_permissions: dict[str, bool] | None = None
 
     def body(self) -> dict:
         body: dict[str, Any] = {}
@@ -492,6 +494,11 @@ class MemberChange:
             body["interests"] = dict(self.interests)
         if self.merge_fields:
             body["merge_fields"] = dict(self.merge_fields)
+        if self.marketing_permissions:
+            body["marketing_permissions"] = [
+                {"marketing_permission_id": pid, "enabled": enabled}
+                for pid, enabled in self.marketing_permissions.items()
+            ]
         return body
 
     def bulk_member(self) -> dict:
@@ -499,6 +506,14 @@ class MemberChange:
         body = self.body()
         body.pop("status_if_new", None)
         return {**body, "status": self.status or self.status_if_new}
+
+
+@dataclass(frozen=True)
+class MarketingPermission:
+    """One GDPR marketing permission of an audience: its id and Mailchimp's exact wording."""
+
+    id: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -580,7 +595,10 @@ class MailchimpClient:
 
     # Lists, interest categories and interests, fetching only what the store keeps -------
 
-    LIST_FIELDS = ["lists.id", "lists.name", "lists.stats.member_count", "total_items"]
+    LIST_FIELDS = [
+        "lists.id", "lists.name", "lists.stats.member_count", "lists.marketing_permissions",
+        "total_items",
+    ]
     CATEGORY_FIELDS = [
         "categories.id", "categories.title", "categories.type", "categories.display_order",
         "total_items",
@@ -613,6 +631,23 @@ class MailchimpClient:
             list_id, category_id, fields=self.INTEREST_FIELDS, count=count, offset=offset,
         )
         return Page(items=data.get("interests", []), total_items=int(data.get("total_items", 0)))
+
+    def marketing_permissions_read(self, list_id: str) -> list[MarketingPermission] | None:
+        """The audience's GDPR marketing permissions, read from one member: no endpoint lists
+        them (Mailchimp's own WooCommerce plugin does the same). None: no member to read."""
+        data = self.request(
+            "GET", f"/lists/{quote(list_id, safe='')}/members",
+            params={"count": 1, "fields": "members.marketing_permissions"},
+        ) or {}
+        members = data.get("members") or []
+        if not members:
+            return None
+        return [
+            MarketingPermission(id=str(p.get("marketing_permission_id") or ""),
+                                text=str(p.get("text") or ""))
+            for p in members[0].get("marketing_permissions") or []
+            if p.get("marketing_permission_id")
+        ]
 
     # Members (used by subscriptions/): upsert, status change, tags, bulk ------------------
 

@@ -103,6 +103,10 @@ class Audience(MailchimpEntity):
     member_count = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=False, help_text="Offered to customers by the store.")
     subscribe_by_default = models.BooleanField(default=False)
+    # Mailchimp's GDPR fields: switched on for the audience there, and its marketing
+    # permissions [{"id", "text"}] as read from a member (no endpoint lists them).
+    gdpr_enabled = models.BooleanField("GDPR fields on in Mailchimp", default=False)
+    marketing_permissions = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = "Mailchimp list"

@@ -347,6 +347,9 @@ class AudienceSnapshot:
     name: str
     member_count: int
     categories: list[CategorySnapshot] = field(default_factory=list)
+    gdpr_enabled: bool = False
+    # [{"id", "text"}] read from a member; None: not read (no member yet, or GDPR off).
+    marketing_permissions: list[dict] | None = None
 
 
 @dataclass
@@ -406,11 +409,17 @@ def _fetch_snapshot(
             mailchimp_id=item["id"],
             name=item.get("name", ""),
             member_count=_as_int((item.get("stats") or {}).get("member_count")),
+            gdpr_enabled=item.get("marketing_permissions") is True,
         )
         for item in all_pages(client.lists_page, call=counter.call)
     ]
-    counter.expect(len(audiences))
+    gdpr = [a for a in audiences if a.gdpr_enabled]
+    counter.expect(len(audiences) + len(gdpr))
     report()
+
+    def fetch_permissions(audience: AudienceSnapshot) -> list[dict] | None:
+        found = counter.call(lambda: client.marketing_permissions_read(audience.mailchimp_id))
+        return None if found is None else [{"id": p.id, "text": p.text} for p in found]
 
     def fetch_categories(audience: AudienceSnapshot) -> list[dict]:
         def fetch(**page):
@@ -432,6 +441,7 @@ def _fetch_snapshot(
         pending: dict[Future, tuple[AudienceSnapshot, CategorySnapshot | None]] = {
             pool.submit(fetch_categories, audience): (audience, None) for audience in audiences
         }
+        permission_reads = {pool.submit(fetch_permissions, a): a for a in gdpr}
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -460,8 +470,14 @@ def _fetch_snapshot(
                         audience.categories.append(new)
                         pending[pool.submit(fetch_interests, audience, new)] = (audience, new)
                 report()
+            for future, audience in permission_reads.items():
+                try:
+                    audience.marketing_permissions = future.result()
+                except MailchimpNotFound:
+                    gone_audiences.add(audience.mailchimp_id)
+            report()
         except BaseException:
-            for future in pending:
+            for future in [*pending, *permission_reads]:
                 future.cancel()
             raise
     audiences = [a for a in audiences if a.mailchimp_id not in gone_audiences]
@@ -543,27 +559,34 @@ def _snapshot_write(snapshot: list[AudienceSnapshot], *, seen_at: datetime) -> S
     existing_audiences = {
         row[1]: row
         for row in Audience.objects.values_list(
-            "id", "mailchimp_id", "name", "member_count", "removed_at"
+            "id", "mailchimp_id", "name", "member_count", "gdpr_enabled",
+            "marketing_permissions", "removed_at",
         )
     }
     audience_pk = {mailchimp_id: row[0] for mailchimp_id, row in existing_audiences.items()}
     changed = []
     for a in snapshot:
         old = existing_audiences.get(a.mailchimp_id)
+        # Permissions not read this time (no member to read them from) stay as known.
+        permissions = a.marketing_permissions
+        if permissions is None:
+            permissions = list(old[5]) if old is not None and a.gdpr_enabled else []
         if old is None:
             created += 1
-        elif old[2:] != (a.name, a.member_count, None):
+        elif old[2:] != (a.name, a.member_count, a.gdpr_enabled, permissions, None):
             updated += 1
         else:
             continue
         changed.append(
             Audience(
-                mailchimp_id=a.mailchimp_id, name=a.name, member_count=a.member_count, **listed
+                mailchimp_id=a.mailchimp_id, name=a.name, member_count=a.member_count,
+                gdpr_enabled=a.gdpr_enabled, marketing_permissions=permissions, **listed
             )
         )
     for row in _upsert(
         Audience, changed, unique_fields=["mailchimp_id"],
-        update_fields=[*mailchimp_fields, "member_count"],
+        update_fields=[*mailchimp_fields, "member_count", "gdpr_enabled",
+                       "marketing_permissions"],
     ):
         audience_pk[row.mailchimp_id] = row.pk
 
@@ -642,7 +665,7 @@ def _snapshot_write(snapshot: list[AudienceSnapshot], *, seen_at: datetime) -> S
     removed_audiences = {
         row[0]: REMOVED_IN_MAILCHIMP
         for mailchimp_id, row in existing_audiences.items()
-        if row[4] is None and mailchimp_id not in seen_audiences
+        if row[6] is None and mailchimp_id not in seen_audiences
     }
     removed_categories = {
         row[0]: REMOVED_WITH_AUDIENCE if row[1] in removed_audiences else REMOVED_IN_MAILCHIMP

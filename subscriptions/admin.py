@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -17,6 +18,8 @@ from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.translation import ngettext
 
+from mailchimp_integration.models import Audience
+
 from . import delivery, selectors, services
 from .forms import CustomerListsForm, SubscribeCustomersForm
 from .models import ConsentEvent, NewsSettings, Push, Source, Subscription
@@ -24,7 +27,22 @@ from .models import ConsentEvent, NewsSettings, Push, Source, Subscription
 
 @admin.register(NewsSettings)
 class NewsSettingsAdmin(admin.ModelAdmin):
-    fields = ["double_opt_in", "pushes_paused", "customers_choose_lists"]
+    fieldsets = [
+        (None, {"fields": ["double_opt_in", "pushes_paused", "customers_choose_lists"]}),
+        *[
+            (title, {
+                "fields": [f"{entry_point}_wording", f"{entry_point}_lists"],
+                "description": description,
+            })
+            for entry_point, title, description in [
+                ("footer", "Footer signup box",
+                 "The box at the bottom of every page."),
+                ("registration", "Registration",
+                 "The opt-in of the account registration form."),
+                ("checkout", "Checkout", "The opt-in of the checkout form."),
+            ]
+        ],
+    ]
     # The admin's words for the model's fields (until the model carries them itself).
     field_words = {
         "double_opt_in": (
@@ -54,7 +72,31 @@ class NewsSettingsAdmin(admin.ModelAdmin):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if field is not None and db_field.name in self.field_words:
             field.label, field.help_text = self.field_words[db_field.name]
+        elif field is not None and db_field.name.endswith("_wording"):
+            entry_point = db_field.name.removesuffix("_wording")
+            field.label = "Consent wording"
+            field.help_text = (
+                "The exact sentence customers agree to here, kept with each consent as "
+                "evidence. Leave empty for the store's default: "
+                f"“{selectors.consent_wording(entry_point, NewsSettings())}”."
+            )
+            field.widget.attrs.update({"rows": 2, "cols": 80})
         return field
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs["queryset"] = Audience.objects.filter(removed_at__isnull=True).order_by("name")
+        kwargs["widget"] = forms.CheckboxSelectMultiple
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        field.label = ("Lists a signup subscribes to" if db_field.name == "footer_lists"
+                       else "Lists the tick subscribes to")
+        field.help_text = (
+            "None ticked: the lists marked “subscribe by default” on the lists page. Only "
+            "lists the store offers are used."
+        )
+        return field
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the lists are saved by the service, with the rest (save_model)
 
     def changelist_view(self, request, extra_context=None):
         # One row: the page is its change form. Checked here, since nothing else is; a GET
@@ -78,10 +120,14 @@ class NewsSettingsAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
         services.news_settings_update(
             double_opt_in=obj.double_opt_in,
             pushes_paused=obj.pushes_paused,
             customers_choose_lists=obj.customers_choose_lists,
+            wording={p: data.get(f"{p}_wording", "") for p in selectors.ENTRY_POINTS},
+            lists={p: [a.pk for a in data.get(f"{p}_lists") or []]
+                   for p in selectors.ENTRY_POINTS},
         )
 
 
@@ -89,7 +135,8 @@ class ConsentEventInline(admin.TabularInline):
     """The consent history: evidence, shown read-only, newest first."""
 
     model = ConsentEvent
-    fields = ["at", "action", "actor", "actor_user", "source", "ip", "wording", "double_opt_in"]
+    fields = ["at", "action", "actor", "actor_user", "source", "ip", "wording",
+              "permissions_given", "double_opt_in"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -99,6 +146,14 @@ class ConsentEventInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="marketing permissions (GDPR)")
+    def permissions_given(self, event: ConsentEvent) -> str:
+        """Each permission shown, in Mailchimp's words, and whether it was ticked."""
+        return "; ".join(
+            f"{p['text']}: {'yes' if p['enabled'] else 'no'}"
+            for p in event.marketing_permissions or []
+        ) or "—"
 
 
 # A changelist with many columns and filters: without the navigation sidebar (the breadcrumbs
@@ -232,6 +287,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
                     user=user, choices=form.choices(), lists=form.shown_ids(),
                     source=Source.ADMIN,
                     consent_text="Set by a store admin",
+                    permissions=form.permissions(),
                 )
                 self.log_change(request, user, f"Mailchimp news lists updated ({changed})")
                 self.message_user(

@@ -48,6 +48,7 @@ def event_record(
     ip: str | None = None,
     wording: str = "",
     user=None,
+    marketing_permissions: list[dict] | None = None,
 ) -> ConsentEvent:
     """Append a consent record and point the subscription at it (the caller saves it)."""
     needs_confirmation = action == Action.OPT_IN and has_opted_out(subscription)
@@ -61,10 +62,42 @@ def event_record(
         wording=wording,
         double_opt_in=double_opt_in,
         needs_confirmation=needs_confirmation,
+        marketing_permissions=marketing_permissions or [],
     )
     subscription.consent = event
     subscription.opted_in = action in (Action.OPT_IN, Action.CONFIRMED)
     return event
+
+
+def permissions_record(
+    *,
+    subscription: Subscription,
+    actor: str,
+    source: str,
+    double_opt_in: bool,
+    shown: list[dict],
+    ip: str | None = None,
+    wording: str = "",
+    user=None,
+) -> ConsentEvent:
+    """Append the GDPR marketing permissions someone already subscribed gave or withdrew.
+
+    Evidence only: it is no opt-in, so the subscription keeps pointing at its latest consent
+    and no status is sent with it (rule 1)."""
+    return ConsentEvent.objects.create(
+        subscription=subscription, action=Action.PERMISSIONS, actor=actor, actor_user=user,
+        source=source, ip=ip or None, wording=wording, double_opt_in=double_opt_in,
+        marketing_permissions=shown,
+    )
+
+
+def permissions_known(audience, shown: list[dict] | None) -> list[dict]:
+    """The permissions of a form that the audience still has, in Mailchimp's wording."""
+    texts = {p["id"]: p["text"] for p in audience.marketing_permissions or []}
+    return [
+        {"id": p["id"], "text": texts[p["id"]], "enabled": bool(p["enabled"])}
+        for p in shown or [] if p.get("id") in texts
+    ]
 
 
 def bulk_add_allowed(subscription: Subscription | None) -> bool:

@@ -205,6 +205,13 @@ def build(subscription: Subscription, *, removed: set[str] | None = None) -> Pla
     sent = set(subscription.sent_interests or [])
     interests = {i: True for i in sorted(wanted - sent)}
     interests.update({i: False for i in sorted((sent - wanted) - removed)})
+    # GDPR marketing permissions the person changed, of those the audience still has.
+    known = {p["id"] for p in subscription.audience.marketing_permissions or []}
+    sent_permissions = subscription.sent_marketing_permissions or {}
+    permissions = {
+        pid: enabled for pid, enabled in sorted((subscription.marketing_permissions or {}).items())
+        if pid in known and sent_permissions.get(pid) != enabled
+    }
     names = {"FNAME": subscription.first_name, "LNAME": subscription.last_name}
     sent_names = subscription.sent_merge_fields or {}
     merge_fields = {k: v for k, v in names.items() if v and sent_names.get(k) != v}
@@ -221,6 +228,7 @@ def build(subscription: Subscription, *, removed: set[str] | None = None) -> Pla
         "merge_fields": {**sent_names, **merge_fields},
         "email": subscription.email,
         "tags": sorted(set(subscription.sent_tags or []) | set(tags)),
+        "marketing_permissions": {**sent_permissions, **permissions},
     }
     plan = Plan(list_id=list_id, change=None, move_from=move_from, tags=tags, event=event,
                 new_consent=new, snapshot=snapshot, read_first=subscription.outcome_unknown)
@@ -228,6 +236,7 @@ def build(subscription: Subscription, *, removed: set[str] | None = None) -> Pla
     if not subscription.opted_in and (event is None or event.action != ConsentEvent.Action.CONTACT):
         plan.tags = []
         plan.snapshot["tags"] = sorted(subscription.sent_tags or [])
+        plan.snapshot["marketing_permissions"] = dict(sent_permissions)
         if consent.unsubscribe_needed(subscription):
             plan.change = MemberChange(email=subscription.email, status="unsubscribed", **details)
         elif interests or merge_fields:
@@ -237,6 +246,8 @@ def build(subscription: Subscription, *, removed: set[str] | None = None) -> Pla
     if refusal:
         plan.fail_reason = refusal
         return plan
+    if permissions:
+        details["marketing_permissions"] = permissions
     if new and event is not None:
         signup = {}
         if event.action == ConsentEvent.Action.OPT_IN:
@@ -248,8 +259,10 @@ def build(subscription: Subscription, *, removed: set[str] | None = None) -> Pla
         plan.bulk_ok = (
             not move_from and not plan.read_first and not subscription.mailchimp_email
             and subscription.sent_version == 0 and not event.needs_confirmation
+            # Mailchimp's batch subscribe takes no marketing permissions.
+            and not permissions
         )
-    elif interests or merge_fields:
+    elif interests or merge_fields or permissions:
         plan.change = MemberChange(email=subscription.email, **details)
     return plan
 
@@ -389,6 +402,7 @@ def record_success(claim: Claim, plan: Plan, outcome: Outcome, *, push: Push) ->
     subscription.sent_consent_id = snapshot["consent_id"]
     subscription.sent_interests = snapshot["interests"]
     subscription.sent_merge_fields = snapshot["merge_fields"]
+    subscription.sent_marketing_permissions = snapshot["marketing_permissions"]
     tags = snapshot["tags"] if outcome.tags_applied else subscription.sent_tags
     subscription.sent_tags = tags
     if plan.change is not None or plan.move_from:

@@ -28,12 +28,30 @@ class FooterSignupForm(forms.Form):
         widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
     )
 
+    def __init__(self, *args, audience_ids: list[int] | None = None, **kwargs):
+        # On every page, beside the page's own forms: ids of its own.
+        kwargs.setdefault("auto_id", "news-box-%s")
+        super().__init__(*args, **kwargs)
+        self.wording = selectors.consent_wording("footer")
+        if audience_ids is None:
+            audience_ids = selectors.default_audience_ids(source="footer")
+        # The GDPR marketing permissions of the lists a footer signup subscribes to.
+        permissions_field_add(self, selectors.audiences_with_permissions(audience_ids))
+
     @property
     def heading(self) -> str:
         return f"Sign up for {settings.STORE_NAME} news"
 
+    @property
+    def custom_wording(self) -> str:
+        """The settings' own sentence for the footer, shown under the box ("" if none)."""
+        return self.wording if self.wording != selectors.footer_consent_text() else ""
+
     def is_bot(self) -> bool:
         return bool(self.data.get("website"))
+
+    def permissions(self) -> dict[int, list[dict]]:
+        return permissions_chosen(self)
 
 
 @dataclass
@@ -44,6 +62,8 @@ class NewsChoice:
     audience_ids: list[int] = field(default_factory=list)
     interest_ids: list[int] = field(default_factory=list)
     consent_text: str = selectors.CHECKBOX_TEXT
+    # audience id -> its GDPR marketing permissions as shown: [{"id", "text", "enabled"}].
+    permissions: dict[int, list[dict]] = field(default_factory=dict)
 
     @property
     def any(self) -> bool:
@@ -56,6 +76,49 @@ OPT_IN_FIELD = "news_opt_in"
 AUDIENCE_PREFIX = "news_list_"
 GROUPS_PREFIX = "news_groups_"
 INVALID_GROUP = "Please choose from the options shown."
+
+
+# GDPR marketing permissions ------------------------------------------------------------------
+
+PERMISSIONS_FIELD = "news_permissions"
+PERMISSIONS_PREFIX = "news_permissions_"
+PERMISSIONS_LABEL = "Please select all the ways you would like to hear from us:"
+
+
+def permissions_field_add(form: forms.Form, audiences: list) -> None:
+    """One unticked box per marketing permission of these audiences, in Mailchimp's words (a
+    wording two lists share is one box, meaning both). Nothing when none has GDPR fields."""
+    form.news_permission_audiences = audiences
+    texts: list[str] = []
+    for audience in audiences:
+        texts += [p["text"] for p in audience.marketing_permissions if p["text"] not in texts]
+    if texts:
+        form.fields[PERMISSIONS_FIELD] = forms.MultipleChoiceField(
+            label=PERMISSIONS_LABEL, required=False, choices=[(t, t) for t in texts],
+            widget=forms.CheckboxSelectMultiple,
+            error_messages={"invalid_choice": INVALID_GROUP},
+        )
+
+
+def permissions_chosen(form: forms.Form) -> dict[int, list[dict]]:
+    """audience id -> its permissions as shown, each ticked or not (the evidence)."""
+    ticked = set(form.cleaned_data.get(PERMISSIONS_FIELD) or [])
+    return {
+        audience.pk: [{"id": p["id"], "text": p["text"], "enabled": p["text"] in ticked}
+                      for p in audience.marketing_permissions]
+        for audience in getattr(form, "news_permission_audiences", [])
+    }
+
+
+def _permission_field(audience, *, subscription: Subscription | None, subscribed: bool):
+    wanted = (subscription.marketing_permissions or {}) if subscribed and subscription else {}
+    return forms.MultipleChoiceField(
+        label=PERMISSIONS_LABEL, required=False,
+        choices=[(p["id"], p["text"]) for p in audience.marketing_permissions],
+        initial=[p["id"] for p in audience.marketing_permissions if wanted.get(p["id"])],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": INVALID_GROUP},
+    )
 
 
 # Groups, as Mailchimp's category types mean them ------------------------------------------
@@ -169,6 +232,16 @@ class ListRow:
     note: str = ""
     kept_interest_ids: list[int] = field(default_factory=list)
     bound: forms.BoundField | None = None
+    permissions_name: str = ""
+    permissions_bound: forms.BoundField | None = None
+
+    def permissions(self, cleaned_data: dict) -> list[dict]:
+        """The list's marketing permissions as shown, each ticked or not ([] if none)."""
+        if not self.permissions_name:
+            return []
+        ticked = set(cleaned_data.get(self.permissions_name) or [])
+        return [{"id": p["id"], "text": p["text"], "enabled": p["id"] in ticked}
+                for p in self.audience.marketing_permissions]
 
     def chosen_interest_ids(self, cleaned_data: dict) -> list[int]:
         ids = []
@@ -184,7 +257,10 @@ class ListRow:
         """Ticked, or (when joining) a group was chosen: choosing a group means the list."""
         if cleaned_data.get(self.name):
             return True
-        return not self.subscribed and bool(self.chosen_interest_ids(cleaned_data))
+        ticked_permission = any(p["enabled"] for p in self.permissions(cleaned_data))
+        return not self.subscribed and (
+            bool(self.chosen_interest_ids(cleaned_data)) or ticked_permission
+        )
 
 
 def _list_row(form: forms.Form, audience, *, subscription: Subscription | None, staff: bool,
@@ -209,6 +285,10 @@ def _list_row(form: forms.Form, audience, *, subscription: Subscription | None, 
             defaults={i.pk for i in items if i.subscribe_by_default},
         )
         row.questions.append(question)
+    if audience.gdpr_enabled and audience.marketing_permissions:
+        row.permissions_name = f"{PERMISSIONS_PREFIX}{audience.pk}"
+        form.fields[row.permissions_name] = _permission_field(
+            audience, subscription=subscription, subscribed=subscribed)
     if subscription is not None and subscribed and subscription.state == \
             Subscription.State.PENDING:
         row.note = selectors.PENDING_NOTE
@@ -220,26 +300,36 @@ def _bind_rows(form: forms.Form, rows: list[ListRow]) -> None:
         row.bound = form[row.name]
         for question in row.questions:
             question.bound = form[question.name]
+        if row.permissions_name:
+            row.permissions_bound = form[row.permissions_name]
 
 
 # Registration and checkout -----------------------------------------------------------------
 
-def news_fields_add(form: forms.Form, *, user=None) -> None:
+def news_fields_add(form: forms.Form, *, user=None, source: str = "") -> None:
     """Add the opt-in fields to a registration or checkout form, when they can do something.
 
-    One checkbox (the default lists and groups) while a default list is offered; or, when the
-    store lets customers choose, a checkbox per offered list with its groups under it. A
+    One checkbox (the entry point's lists and the default groups, with the lists' GDPR
+    marketing permissions under it) while such a list is offered; or, when the store lets
+    customers choose, a checkbox per offered list with its groups and permissions under it. A
     signed-in customer sees the lists they are on ticked. Unticked means no change.
+    `source` (registration, checkout) picks the settings' wording and lists.
     """
+    news_settings = selectors.news_settings_get()
     form.news_field_names = []
     form.news_rows = []
-    form.news_intro = selectors.CHECKBOX_TEXT
-    if not selectors.news_settings_get().customers_choose_lists:
-        if selectors.default_audience_ids():
+    form.news_source = source
+    form.news_intro = form.news_wording = selectors.consent_wording(source, news_settings)
+    if not news_settings.customers_choose_lists:
+        default_ids = selectors.default_audience_ids(source=source or None)
+        if default_ids:
             form.fields[OPT_IN_FIELD] = forms.BooleanField(
-                required=False, label=selectors.CHECKBOX_TEXT
+                required=False, label=form.news_wording
             )
             form.news_field_names.append(OPT_IN_FIELD)
+            permissions_field_add(form, selectors.audiences_with_permissions(default_ids))
+            if PERMISSIONS_FIELD in form.fields:
+                form.news_field_names.append(PERMISSIONS_FIELD)
         return
     current = {}
     if user is not None and user.is_authenticated:
@@ -256,19 +346,26 @@ def news_fields_add(form: forms.Form, *, user=None) -> None:
                         interests=audience.interests.all())
         form.news_rows.append(row)
         form.news_field_names += [row.name] + [q.name for q in row.questions]
+        if row.permissions_name:
+            form.news_field_names.append(row.permissions_name)
     _bind_rows(form, form.news_rows)
 
 
 def news_choice_from(form: forms.Form) -> NewsChoice:
-    """The NewsChoice of a valid form that had `news_fields_add`."""
+    """The NewsChoice of a valid form that had `news_fields_add`. Ticking a marketing
+    permission means its list, as choosing a group does."""
     cleaned_data = form.cleaned_data
-    if cleaned_data.get(OPT_IN_FIELD):
-        return NewsChoice(use_defaults=True)
-    choice = NewsChoice()
+    wording = getattr(form, "news_wording", selectors.CHECKBOX_TEXT)
+    if cleaned_data.get(OPT_IN_FIELD) or cleaned_data.get(PERMISSIONS_FIELD):
+        return NewsChoice(use_defaults=True, consent_text=wording,
+                          permissions=permissions_chosen(form))
+    choice = NewsChoice(consent_text=wording)
     for row in getattr(form, "news_rows", []):
         if row.is_ticked(cleaned_data):
             choice.audience_ids.append(row.audience.pk)
             choice.interest_ids += row.chosen_interest_ids(cleaned_data) + row.kept_interest_ids
+            if row.permissions_name:
+                choice.permissions[row.audience.pk] = row.permissions(cleaned_data)
     return choice
 
 
@@ -276,7 +373,8 @@ def news_asked(data) -> bool:
     """Whether the posted form said yes to any list, even one that has since closed: a
     consent given is answered, never silently dropped."""
     return any(
-        (name == OPT_IN_FIELD or name.startswith(AUDIENCE_PREFIX)) and data.get(name)
+        (name == OPT_IN_FIELD or name.startswith(AUDIENCE_PREFIX)
+         or name.startswith(PERMISSIONS_FIELD)) and data.get(name)
         for name in data
     )
 
@@ -312,6 +410,9 @@ class CustomerListsForm(forms.Form):
             if selectors.subscription_can_be_left(subscription):
                 row = self._add_row(subscription.audience, subscription, interests=[])
                 row.leave_only = True
+                if row.permissions_name:  # a list that can only be left asks nothing more
+                    del self.fields[row.permissions_name]
+                    row.permissions_name = ""
                 row.note = row.note or selectors.NOT_OFFERED_NOTE
                 row.kept_interest_ids = [i.pk for i in subscription.interests.all()]
             elif staff:
@@ -349,6 +450,17 @@ class CustomerListsForm(forms.Form):
                         interests=interests)
         self.audience_rows.append(row)
         return row
+
+    def permissions(self) -> dict[int, list[dict]]:
+        """audience id -> its marketing permissions as shown and ticked, for the lists the
+        person is to be on that have GDPR fields."""
+        shown = set(self.shown_ids())
+        return {
+            row.audience.pk: row.permissions(self.cleaned_data)
+            for row in self.audience_rows
+            if row.permissions_name and row.audience.pk in shown
+            and row.is_ticked(self.cleaned_data)
+        }
 
     def choices(self) -> dict[int, list[int]]:
         """audience id -> group ids, for every list the person is to be on. A list shown

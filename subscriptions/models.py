@@ -32,6 +32,26 @@ class NewsSettings(models.Model):
         "instead of one checkbox.",
     )
 
+    # Each entry point: the exact words the customer agrees to (blank: the store's default
+    # sentence) and the lists its one tick means (none chosen: the lists marked "subscribe by
+    # default" on the lists page).
+    footer_wording = models.TextField("footer: consent wording", blank=True, default="")
+    footer_lists = models.ManyToManyField(
+        "mailchimp_integration.Audience", blank=True, related_name="+",
+        verbose_name="footer: lists a signup subscribes to",
+    )
+    registration_wording = models.TextField("registration: consent wording", blank=True,
+                                            default="")
+    registration_lists = models.ManyToManyField(
+        "mailchimp_integration.Audience", blank=True, related_name="+",
+        verbose_name="registration: lists the tick subscribes to",
+    )
+    checkout_wording = models.TextField("checkout: consent wording", blank=True, default="")
+    checkout_lists = models.ManyToManyField(
+        "mailchimp_integration.Audience", blank=True, related_name="+",
+        verbose_name="checkout: lists the tick subscribes to",
+    )
+
     class Meta:
         verbose_name = "newsletter settings"
         verbose_name_plural = "newsletter settings"
@@ -64,6 +84,8 @@ class ConsentEvent(models.Model):
         CONTACT = "contact", "Added as a non-subscribed contact"
         CONFIRMED = "confirmed", "Confirmed by email"
         CLEANED = "cleaned", "Address bounced (cleaned)"
+        # Marketing permissions (GDPR) given or withdrawn by someone already subscribed.
+        PERMISSIONS = "permissions", "Changed marketing permissions"
 
     class Actor(models.TextChoices):
         PERSON = "person", "The person"
@@ -85,6 +107,10 @@ class ConsentEvent(models.Model):
     ip = models.GenericIPAddressField("consent given from IP address", null=True, blank=True)
     wording = models.TextField("exact wording", blank=True, default="")
     double_opt_in = models.BooleanField("double opt-in in force", default=False)
+    # The audience's GDPR marketing permissions shown with this consent, in Mailchimp's exact
+    # wording, and whether the person ticked each: [{"id", "text", "enabled"}].
+    marketing_permissions = models.JSONField("marketing permissions", default=list,
+                                             blank=True)
     # Only a new consent of someone who opted out before, or of an anonymous visitor for an
     # address with an opt-out on record: Mailchimp must ask them to confirm (`pending`).
     needs_confirmation = models.BooleanField(default=False)
@@ -158,6 +184,10 @@ class Subscription(DeliveryState):
     sent_interests = models.JSONField(default=list, blank=True)
     sent_merge_fields = models.JSONField(default=dict, blank=True)
     sent_tags = models.JSONField(default=list, blank=True)
+    # GDPR marketing permissions: what the person said ({permission id: enabled}; a
+    # permission never ticked is absent, not false) and what Mailchimp confirmed.
+    marketing_permissions = models.JSONField(default=dict, blank=True)
+    sent_marketing_permissions = models.JSONField(default=dict, blank=True)
     last_pushed_at = models.DateTimeField("last sent to Mailchimp", null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

@@ -25,6 +25,32 @@ def footer_consent_text() -> str:
     return f"Sign up for {settings.STORE_NAME} news"
 
 
+# The entry points whose wording and lists the newsletter settings can set.
+ENTRY_POINTS = ("footer", "registration", "checkout")
+
+
+def consent_wording(source: str, settings_row: NewsSettings | None = None) -> str:
+    """The exact words a customer agrees to at this entry point (recorded with the consent)."""
+    row = settings_row or news_settings_get()
+    custom = (getattr(row, f"{source}_wording", "") or "").strip() \
+        if source in ENTRY_POINTS else ""
+    if custom:
+        return custom
+    return footer_consent_text() if source == "footer" else CHECKBOX_TEXT
+
+
+def entry_point_audience_ids(source: str) -> list[int] | None:
+    """The lists the settings chose for this entry point, or None: the store's defaults."""
+    if source not in ENTRY_POINTS:
+        return None
+    through = getattr(NewsSettings, f"{source}_lists").through
+    ids = list(
+        through.objects.filter(newssettings_id=NewsSettings.SINGLETON_ID)
+        .values_list("audience_id", flat=True)
+    )
+    return ids or None
+
+
 def news_settings_get() -> NewsSettings:
     """The singleton row, or an unsaved one with the defaults when none was saved."""
     row = NewsSettings.objects.filter(pk=NewsSettings.SINGLETON_ID).first()
@@ -45,12 +71,25 @@ def offered_audiences() -> QuerySet[Audience]:
     return audiences_for_forms()
 
 
-def default_audience_ids() -> list[int]:
-    return list(
-        Audience.objects.filter(
-            active=True, removed_at__isnull=True, subscribe_by_default=True
-        ).values_list("pk", flat=True)
-    )
+def default_audience_ids(*, source: str | None = None) -> list[int]:
+    """The offered lists one tick (or the footer's signup) at `source` subscribes to: those
+    the settings chose for it, else those marked "subscribe by default"."""
+    offered = Audience.objects.filter(active=True, removed_at__isnull=True)
+    chosen = entry_point_audience_ids(source) if source else None
+    if chosen is not None:
+        offered = offered.filter(pk__in=chosen)
+    else:
+        offered = offered.filter(subscribe_by_default=True)
+    return list(offered.order_by("pk").values_list("pk", flat=True))
+
+
+def audiences_with_permissions(audience_ids) -> list[Audience]:
+    """Those of the audiences whose GDPR marketing permissions the store knows."""
+    return [
+        audience for audience in Audience.objects.filter(
+            pk__in=list(audience_ids), gdpr_enabled=True).order_by("name", "pk")
+        if audience.marketing_permissions
+    ]
 
 
 def default_interest_ids(*, audience_ids: list[int]) -> list[int]:

@@ -44,16 +44,28 @@ def news_settings_get_or_create() -> NewsSettings:
 
 @transaction.atomic
 def news_settings_update(
-    *, double_opt_in: bool, pushes_paused: bool, customers_choose_lists: bool
+    *, double_opt_in: bool, pushes_paused: bool, customers_choose_lists: bool,
+    wording: dict[str, str] | None = None, lists: dict[str, Iterable[int]] | None = None,
 ) -> NewsSettings:
     """Save the settings. Turning double opt-in on or off changes no consent already given:
-    each consent keeps the setting in force when it was given."""
+    each consent keeps the setting in force when it was given.
+
+    `wording` and `lists` (by entry point: footer, registration, checkout) set what each
+    entry point's customers agree to and which lists its tick means; omitted: unchanged."""
     row, _ = NewsSettings.objects.select_for_update().get_or_create(pk=NewsSettings.SINGLETON_ID)
     was_paused = row.pushes_paused
     row.double_opt_in = double_opt_in
     row.pushes_paused = pushes_paused
     row.customers_choose_lists = customers_choose_lists
+    for entry_point, text in (wording or {}).items():
+        if entry_point not in selectors.ENTRY_POINTS:
+            raise ValueError(f"Unknown entry point {entry_point!r}")
+        setattr(row, f"{entry_point}_wording", (text or "").strip())
     row.save()
+    for entry_point, audience_ids in (lists or {}).items():
+        if entry_point not in selectors.ENTRY_POINTS:
+            raise ValueError(f"Unknown entry point {entry_point!r}")
+        getattr(row, f"{entry_point}_lists").set(list(audience_ids))
     if was_paused and not pushes_paused:
         # Lifting the pause sends what waited now rather than at the next sweep.
         from . import tasks
@@ -114,15 +126,19 @@ def subscription_subscribe(
     user=None,
     first_name: str = "",
     last_name: str = "",
+    permissions: dict[int, list[dict]] | None = None,
 ) -> SubscribeResult:
     """The person opts `email` in to audiences (active ones only), adding groups; never removes.
 
-    `use_defaults` takes the "subscribe by default" audiences and groups. Someone already in
-    gets no new consent record; a repeated signup with nothing new changes nothing.
+    `use_defaults` takes the entry point's (`source`) lists and the default groups. Someone
+    already in gets no new consent record; a repeated signup with nothing new changes nothing.
+    `permissions` (audience id -> GDPR marketing permissions as shown, ticked or not) are
+    recorded with the consent; ticked ones are granted, unticked ones change nothing. Someone
+    already in grants more only themselves (an anonymous signup never changes theirs).
     """
     email = email_normalize(email)
     if use_defaults:
-        audience_ids = selectors.default_audience_ids()
+        audience_ids = selectors.default_audience_ids(source=source)
         interest_ids = selectors.default_interest_ids(audience_ids=audience_ids)
     audiences = list(
         Audience.objects.filter(
@@ -144,6 +160,8 @@ def subscription_subscribe(
         )
         wanted = _offered_interest_ids(interest_ids, audience.pk)
         current = set(subscription.interests.values_list("pk", flat=True))
+        shown = consent.permissions_known(audience, (permissions or {}).get(audience.pk))
+        granted = {p["id"]: True for p in shown if p["enabled"]}
         dirty = False
         if actor == Actor.PERSON and subscription.user_id is None:
             subscription.user = user
@@ -151,10 +169,25 @@ def subscription_subscribe(
             event = consent.event_record(
                 subscription=subscription, action=Action.OPT_IN, actor=actor, source=source,
                 double_opt_in=double_opt_in, ip=ip, wording=consent_text, user=actor_user,
+                marketing_permissions=shown,
             )
             subscription.source = source
             result.needs_confirmation += int(event.needs_confirmation)
             dirty = True
+        elif actor == Actor.PERSON and any(
+            not (subscription.marketing_permissions or {}).get(pid) for pid in granted
+        ):
+            consent.permissions_record(
+                subscription=subscription, actor=actor, source=source,
+                double_opt_in=double_opt_in, shown=shown, ip=ip, wording=consent_text,
+                user=actor_user,
+            )
+            dirty = True
+        else:
+            granted = {}
+        if granted:
+            subscription.marketing_permissions = {
+                **(subscription.marketing_permissions or {}), **granted}
         if wanted - current:
             subscription.interests.add(*(wanted - current))
             dirty = True
@@ -194,7 +227,7 @@ def subscription_signup(
         email=email, audience_ids=choice.audience_ids, interest_ids=choice.interest_ids,
         use_defaults=choice.use_defaults, source=source, ip=ip,
         consent_text=choice.consent_text, user=user, first_name=first_name,
-        last_name=last_name,
+        last_name=last_name, permissions=choice.permissions,
     )
 
 
@@ -231,6 +264,7 @@ def subscription_set_for_customer(
     ip: str | None = None,
     consent_text: str = "",
     lists: Iterable[int] | None = None,
+    permissions: dict[int, list[dict]] | None = None,
 ) -> int:
     """The account page (the person) and the admin tab (staff, on the person's request):
     exactly these audiences (id -> group ids), deciding only on `lists` (the lists the page
@@ -238,7 +272,10 @@ def subscription_set_for_customer(
 
     Joining needs the store's offer; leaving is always allowed: a list the customer is on and
     that is not in `choices` is left, offered or not. Groups the store offers are replaced;
-    others (chosen in Mailchimp) are kept. Returns how many subscriptions changed.
+    others (chosen in Mailchimp) are kept. `permissions` (audience id -> GDPR marketing
+    permissions as shown and ticked): joining grants the ticked ones; on a list already held
+    the page showed the current ones, so a box ticked or unticked there changes that one.
+    Returns how many subscriptions changed.
     """
     email = email_normalize(user.email)
     offered = set(
@@ -283,14 +320,30 @@ def subscription_set_for_customer(
         to_remove = (current & offered_groups) - wanted
         to_add = wanted - current
         dirty = bool(to_remove or to_add)
+        shown = consent.permissions_known(subscription.audience,
+                                          (permissions or {}).get(audience_id))
+        held = subscription.marketing_permissions or {}
         if not subscription.opted_in or subscription.consent_id is None:
             consent.event_record(
                 subscription=subscription, action=Action.OPT_IN, actor=actor, source=source,
                 double_opt_in=double_opt_in, ip=ip, wording=consent_text,
-                user=user if actor == Actor.PERSON else None,
+                user=user if actor == Actor.PERSON else None, marketing_permissions=shown,
             )
             subscription.source = source
             dirty = True
+            permission_changes = {p["id"]: True for p in shown if p["enabled"]}
+        else:
+            permission_changes = {p["id"]: p["enabled"] for p in shown
+                                  if bool(held.get(p["id"])) != p["enabled"]}
+            if permission_changes:
+                consent.permissions_record(
+                    subscription=subscription, actor=actor, source=source,
+                    double_opt_in=double_opt_in, shown=shown, ip=ip, wording=consent_text,
+                    user=user if actor == Actor.PERSON else None,
+                )
+                dirty = True
+        if permission_changes:
+            subscription.marketing_permissions = {**held, **permission_changes}
         if subscription.user_id is None:
             subscription.user = user
         if not dirty:

@@ -68,7 +68,8 @@ def footer_signup(request):
             use_defaults=True,
             source=Source.FOOTER,
             ip=ip,
-            consent_text=selectors.footer_consent_text(),
+            consent_text=form.wording,
+            permissions=form.permissions(),
             user=request.user if request.user.is_authenticated
             and request.user.email.lower() == form.cleaned_data["email"].lower() else None,
         )
@@ -99,10 +100,14 @@ def account_lists(request):
             source=Source.ACCOUNT,
             ip=client_ip(request),
             consent_text=selectors.CHECKBOX_TEXT,
+            permissions=form.permissions(),
         )
-        messages.success(
-            request, "Your news lists are updated." if changed else "Nothing was changed."
-        )
+        text = "Your news lists are updated." if changed else "Nothing was changed."
+        joined = [s for s in selectors.subscriptions_for_user(user=request.user)
+                  if s.state == s.State.WAITING]
+        if changed and selectors.confirmation_needed(subscriptions=joined):
+            text = f"{text} {CONFIRM_BY_EMAIL}"
+        messages.success(request, text)
         return redirect("subscriptions:account")
     return render(
         request,

@@ -55,7 +55,7 @@ class RegistrationForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        news_fields_add(self)  # the newsletter opt-in (subscriptions app)
+        news_fields_add(self, source="registration")  # the newsletter opt-in (subscriptions)
 
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])

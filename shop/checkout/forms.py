@@ -72,7 +72,7 @@ class CheckoutForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["country"].initial = settings.STORE_DEFAULT_COUNTRY
         # The newsletter opt-in (subscriptions app); a signed-in customer sees their lists.
-        news_fields_add(self, user=user)
+        news_fields_add(self, user=user, source="checkout")
 
     def order_details(self) -> dict:
         """The keyword arguments `order_place` takes from this form."""

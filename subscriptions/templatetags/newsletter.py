@@ -17,10 +17,11 @@ def _signed_in(request) -> bool:
 @register.inclusion_tag("subscriptions/footer_box_inner.html", takes_context=True)
 def news_footer_box(context):
     request = context.get("request")
+    audience_ids = selectors.default_audience_ids(source="footer")
     return {
         # No box while no audience is offered by default: a signup would have nowhere to go.
-        "open": bool(selectors.default_audience_ids()),
-        "form": FooterSignupForm(),
+        "open": bool(audience_ids),
+        "form": FooterSignupForm(audience_ids=audience_ids),
         "csrf_token": context.get("csrf_token"),
         "next": request.get_full_path() if request is not None else "/",
         # A signed-in customer is told where their lists are kept.

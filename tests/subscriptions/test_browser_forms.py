@@ -136,6 +136,12 @@ def test_the_admin_tab_lets_a_switched_off_list_be_left(page, live_server, admin
     select = page.locator("#news-lists-form").get_by_label("Old news")
     expect(select).to_be_enabled()
     expect(select).to_have_value("1")
+    select.select_option(label="Not subscribed")
+    page.locator("#news-lists-form").get_by_role("button", name="Update").click()
+    expect(page.get_by_text("Updated 1 list")).to_be_visible()
+    subscription = Subscription.objects.get(audience=old)
+    assert subscription.opted_in is False
+    assert subscription.consent.actor == "staff"
 
 
 # 4. Mailchimp's group types.
@@ -242,13 +248,20 @@ def test_double_opt_in_asks_the_customer_to_confirm(page, live_server, broker_of
     page.wait_for_url("**/thank-you/**")
     expect(page.locator("main .news-choice")).to_contain_text("check your inbox")
 
+    # Joining a list on their own page says so too.
+    a_list("Offers", default=False)
+    page.goto(live_server.url + "/newsletter/my-lists/")
+    page.get_by_label("Offers").check()
+    page.get_by_role("button", name="Save my lists").click()
+    expect(page.get_by_text("Your news lists are updated")).to_contain_text("check your inbox")
+
     Subscription.objects.filter(email="reg@example.com").update(
         state=Subscription.State.PENDING
     )
     page.goto(live_server.url + "/newsletter/my-lists/")
-    expect(page.get_by_text("Waiting for your confirmation")).to_be_visible()
+    expect(page.get_by_text("Waiting for your confirmation")).to_have_count(2)
     page.goto(live_server.url + "/accounts/")
-    expect(page.get_by_text("Waiting for your confirmation")).to_be_visible()
+    expect(page.get_by_text("Waiting for your confirmation")).to_have_count(2)
 
 
 # 7. No internal words reach customers.
@@ -285,3 +298,77 @@ def test_the_order_confirmation_mentions_the_newsletter_choice(page, live_server
     expect(page.locator("main .news-choice")).to_contain_text("Newsletter")
     order = Order.objects.get()
     assert order.news_lists == "Newsletter"
+
+
+# 8. GDPR marketing permissions, and each entry point's own wording.
+
+PERMISSIONS = [{"id": "p-email", "text": "Email"}, {"id": "p-mail", "text": "Direct Mail"}]
+
+
+def a_gdpr_list(name="Newsletter", **kwargs):
+    audience = a_list(name, **kwargs)
+    audience.gdpr_enabled = True
+    audience.marketing_permissions = PERMISSIONS
+    audience.save()
+    return audience
+
+
+def test_gdpr_permissions_show_unticked_and_what_is_ticked_is_kept(
+    page, live_server, broker_off
+):
+    newsletter = a_gdpr_list()
+    services_settings = NewsSettings.objects.create(
+        pk=1, registration_wording="Yes, email me the Newsletter.")
+    assert services_settings.pk == 1
+    # The footer box: each permission in Mailchimp's words, none ticked.
+    page.goto(live_server.url + "/")
+    box = page.locator("form.news-box-form")
+    for text in ("Email", "Direct Mail"):
+        expect(box.get_by_role("checkbox", name=text, exact=True)).not_to_be_checked()
+    # Registration: the settings' own sentence; the permissions show under it once ticked,
+    # and ticking one of them ticks the sentence too.
+    form = fill_registration(page, live_server, "reg@example.com")
+    opt_in = form.get_by_label("Yes, email me the Newsletter.")
+    expect(opt_in).not_to_be_checked()
+    expect(form.get_by_role("checkbox", name="Email", exact=True)).to_be_hidden()
+    opt_in.check()
+    expect(form.get_by_role("checkbox", name="Email", exact=True)).not_to_be_checked()
+    form.get_by_role("checkbox", name="Direct Mail", exact=True).check()
+    form.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text("You are signed up for Newsletter")).to_be_visible()
+    subscription = Subscription.objects.get(email="reg@example.com", audience=newsletter)
+    assert subscription.marketing_permissions == {"p-mail": True}
+    event = subscription.consent
+    assert event.wording == "Yes, email me the Newsletter."
+    assert event.marketing_permissions == [
+        {"id": "p-email", "text": "Email", "enabled": False},
+        {"id": "p-mail", "text": "Direct Mail", "enabled": True},
+    ]
+    # Their page shows what they hold; a permission can be withdrawn there.
+    page.goto(live_server.url + "/newsletter/my-lists/")
+    row = page.locator("[data-news-row]", has_text="Newsletter")
+    expect(row.get_by_role("checkbox", name="Direct Mail", exact=True)).to_be_checked()
+    expect(row.get_by_role("checkbox", name="Email", exact=True)).not_to_be_checked()
+    row.get_by_role("checkbox", name="Direct Mail", exact=True).uncheck()
+    page.get_by_role("button", name="Save my lists").click()
+    expect(page.get_by_text("Your news lists are updated")).to_be_visible()
+    subscription.refresh_from_db()
+    assert subscription.marketing_permissions == {"p-mail": False} and subscription.opted_in
+
+
+def test_choosing_lists_a_permission_ticked_ticks_its_list(page, live_server, broker_off):
+    NewsSettings.objects.create(pk=1, customers_choose_lists=True)
+    a_gdpr_list("Newsletter", default=False)
+    form = checkout_form_open(page, live_server)
+    row = form.locator("[data-news-row]", has_text="Newsletter")
+    row.get_by_label("Newsletter").check()
+    row.get_by_role("checkbox", name="Email", exact=True).check()
+    row.get_by_label("Newsletter").uncheck()
+    # Unticking the list leaves it, whatever its permissions said.
+    expect(row.get_by_role("checkbox", name="Email", exact=True)).to_be_hidden()
+    row.get_by_label("Newsletter").check()
+    row.get_by_role("checkbox", name="Email", exact=True).check()
+    form.get_by_role("button", name="Place order").click()
+    page.wait_for_url("**/thank-you/**")
+    subscription = Subscription.objects.get(email="buyer@example.com")
+    assert subscription.marketing_permissions == {"p-email": True}
