@@ -169,3 +169,31 @@ def test_a_new_key_is_checked_by_the_worker_while_the_page_shows_checking(
     )
     stored = MailchimpConnection.objects.get()
     assert crypto.decrypt(stored.api_key_encrypted) == connected.api_key
+
+
+def test_the_integration_page_shows_the_import_the_command_just_made(
+    page, live_server, settings, mailchimp_sandbox
+):
+    """Issue 9, item 10: not "The lists have not been imported yet." right after an import."""
+    from django.core.management import call_command
+
+    from tests.conftest import point_store_at_sandbox
+
+    from .factories import SETTINGS_MANAGER_PERMISSIONS
+
+    point_store_at_sandbox(settings, mailchimp_sandbox)
+    staff_user(email="owner@example.com",
+               permissions=SETTINGS_MANAGER_PERMISSIONS + LIST_MANAGER_PERMISSIONS)
+    call_command("sync_lists", verbosity=0)  # as ops (or `make sync-lists`) would
+    audiences = Audience.objects.count()
+    log_in(page, live_server, "owner@example.com")
+    page.goto(live_server.url + reverse(
+        "admin:mailchimp_integration_mailchimpconnection_changelist"))
+    status = page.locator("#mc-sync-status")
+    expect(status).not_to_contain_text("not been imported")
+    expect(status).to_contain_text("by the command line")
+    expect(status).to_contain_text(re.compile(rf"Synced {audiences} audiences?"))
+    expect(status).to_contain_text(re.compile(r"\d{4}|a\.m\.|p\.m\."))  # when it ran
+    # The lists page tells the same from the same data.
+    page.goto(live_server.url + reverse("admin:mailchimp_integration_audience_changelist"))
+    expect(page.locator("body")).to_contain_text("by the command line")
