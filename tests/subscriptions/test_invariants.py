@@ -83,6 +83,10 @@ NEW_ADDRESSES = ["ann.new@example.com", "bob.new@example.com", "moved@example.co
 MAILCHIMP_ADDRESSES = ["mc1@example.com", "mc2@example.com"]
 CHECKOUT_NAMES = [("", ""), ("Ann", "Lee"), ("Gift", "Friend")]
 
+PERMISSION_TEXTS = ["Email", "Direct Mail"]
+# Which of the Newsletter's marketing permissions a form had ticked.
+TICKS = st.sets(st.integers(0, len(PERMISSION_TEXTS) - 1))
+
 READ_TIMEOUT = 0.4
 HANG_SECONDS = 0.7
 UNKNOWN_OUTCOME_SECONDS = 0.8
@@ -172,6 +176,13 @@ class ConsentMachine(RuleBasedStateMachine):
             sandbox_list(account, name="Offers", groups=("Weekly", "Monthly"),
                          default_groups=(), subscribe_by_default=False),
         ]
+        # The Newsletter has GDPR fields: what people tick must end in Mailchimp, and only that.
+        newsletter = self.audiences[0]
+        ids = account.set_marketing_permissions(newsletter.mailchimp_id, PERMISSION_TEXTS)
+        newsletter.gdpr_enabled = True
+        newsletter.marketing_permissions = [
+            {"id": pid, "text": text} for pid, text in zip(ids, PERMISSION_TEXTS, strict=True)]
+        newsletter.save()
         User = get_user_model()
         self.customers = [
             User.objects.create_user(email=email, password="x",
@@ -216,6 +227,12 @@ class ConsentMachine(RuleBasedStateMachine):
     def _person(self, list_id: str, email: str, action: str) -> None:
         self.people[(list_id, member_hash(email))].append((timezone.now(), action))
 
+    def _permissions(self, ticked) -> dict[int, list[dict]]:
+        """The Newsletter's permissions as a form showed them, `ticked` (indexes) ticked."""
+        newsletter = self.audiences[0]
+        return {newsletter.pk: [{**p, "enabled": n in ticked}
+                                for n, p in enumerate(newsletter.marketing_permissions)]}
+
     def _choices(self, data) -> dict[int, list[int]]:
         choices = {}
         for audience in self.audiences:
@@ -227,46 +244,49 @@ class ConsentMachine(RuleBasedStateMachine):
 
     # --- what the store does ---------------------------------------------------------------
 
-    @rule(email=st.integers(0, 10), signed_in=st.booleans())
+    @rule(email=st.integers(0, 10), signed_in=st.booleans(), ticks=TICKS)
     @committed
-    def footer_signup(self, email, signed_in):
+    def footer_signup(self, email, signed_in, ticks):
         emails = self._emails()
         address = emails[email % len(emails)]
         user = next((u for u in self.customers if u.email == address), None)
         services.subscription_subscribe(
             email=address, use_defaults=True, source=Source.FOOTER, ip="203.0.113.7",
             consent_text="Sign up for our news", user=user if signed_in else None,
+            permissions=self._permissions(ticks),
         )
 
-    @rule(customer=st.integers(0, 2), ticked=st.booleans())
+    @rule(customer=st.integers(0, 2), ticked=st.booleans(), ticks=TICKS)
     @committed
-    def registration(self, customer, ticked):
+    def registration(self, customer, ticked, ticks):
         user = self.customers[customer]
         services.subscription_signup(
-            email=user.email, choice=NewsChoice(use_defaults=ticked), source=Source.REGISTRATION,
-            ip="203.0.113.8", user=user,
+            email=user.email, source=Source.REGISTRATION, ip="203.0.113.8", user=user,
+            choice=NewsChoice(use_defaults=ticked, permissions=self._permissions(ticks)),
         )
 
     @rule(email=st.integers(0, 10), customer_pays=st.booleans(), ticked=st.booleans(),
-          names=st.sampled_from(CHECKOUT_NAMES))
+          names=st.sampled_from(CHECKOUT_NAMES), ticks=TICKS)
     @committed
-    def checkout(self, email, customer_pays, ticked, names):
+    def checkout(self, email, customer_pays, ticked, names, ticks):
         if customer_pays:
             user = self.customers[email % len(self.customers)]
             address = user.email
         else:
             user, address = None, self._emails()[email % len(self._emails())]
         services.subscription_signup(
-            email=address, choice=NewsChoice(use_defaults=ticked), source=Source.CHECKOUT,
-            ip="203.0.113.9", user=user, first_name=names[0], last_name=names[1],
+            email=address, source=Source.CHECKOUT, ip="203.0.113.9", user=user,
+            choice=NewsChoice(use_defaults=ticked, permissions=self._permissions(ticks)),
+            first_name=names[0], last_name=names[1],
         )
 
-    @rule(customer=st.integers(0, 2), data=st.data())
+    @rule(customer=st.integers(0, 2), data=st.data(), ticks=TICKS)
     @committed
-    def account_page(self, customer, data):
+    def account_page(self, customer, data, ticks):
         services.subscription_set_for_customer(
             user=self.customers[customer], choices=self._choices(data), source=Source.ACCOUNT,
             ip="203.0.113.10", consent_text="Subscribe to our news list",
+            permissions=self._permissions(ticks),
         )
 
     @rule(customer=st.integers(0, 2), data=st.data())
@@ -506,8 +526,11 @@ class ConsentMachine(RuleBasedStateMachine):
         return "\n".join(lines)
 
     def _events_of(self, key, *, at: datetime) -> list[ConsentEvent]:
+        """The opt-ins and opt-outs on record (marketing permissions changed by someone
+        already subscribed are evidence too, but no consent to a status)."""
         return list(ConsentEvent.objects.filter(subscription_id__in=self.owners.get(key, ()),
-                                                at__lte=at).order_by("at", "pk"))
+                                                at__lte=at)
+                    .exclude(action=ConsentEvent.Action.PERMISSIONS).order_by("at", "pk"))
 
     def _latest(self, key, *, at: datetime) -> ConsentEvent | None:
         """The consent the engine went by for a call sent at `at`: the latest as of the claim
@@ -776,6 +799,24 @@ class ConsentMachine(RuleBasedStateMachine):
                                 f"{self._history(key)}")
             self._check_one_contact(subscription, members)
             self._check_opt_out_kept(subscription, members)
+            if member is not None and not person_acted:
+                self._check_permissions(subscription, member)
+
+    def _check_permissions(self, subscription, member) -> None:
+        """A member's marketing permissions are what the person last said in the store, and
+        each one enabled was ticked by them in a consent on record (the evidence)."""
+        held = {p["marketing_permission_id"]: p["enabled"]
+                for p in member.get("marketing_permissions", [])}
+        name = f"{subscription.email} on {subscription.audience.name}"
+        for pid, wanted in (subscription.marketing_permissions or {}).items():
+            if held.get(pid, False) != wanted:
+                raise Violation(f"{name}: permission {pid} is {held.get(pid)} in Mailchimp; "
+                                f"the person said {wanted}")
+        given = {p["id"] for event in subscription.consent_events.all()
+                 for p in event.marketing_permissions if p["enabled"]}
+        for pid, enabled in held.items():
+            if enabled and pid not in given:
+                raise Violation(f"{name}: permission {pid} enabled with no consent giving it")
 
     def _lineage(self, key) -> list[tuple[str, str]]:
         chain = [key]
