@@ -93,6 +93,9 @@ class NewsSettingsAdmin(admin.ModelAdmin):
             "None ticked: the lists marked “subscribe by default” on the lists page. Only "
             "lists the store offers are used."
         )
+        if db_field.name != "footer_lists":
+            field.help_text += (" While customers choose their lists, registration and "
+                                "checkout offer every list instead.")
         return field
 
     def save_related(self, request, form, formsets, change):
