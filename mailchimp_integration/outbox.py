@@ -128,6 +128,24 @@ def held(model: type[DeliveryState], *, pk: int, token: str) -> DeliveryState | 
     return model.objects.select_for_update().filter(pk=pk, claim_token=token).first()
 
 
+class ClaimLost(Exception):
+    """This worker's claim lapsed (another worker may hold the record now): send nothing more."""
+
+
+def renew(queryset: QuerySet, *, token: str) -> int:
+    """Extend the lease of every record `token` still holds; how many it holds.
+
+    Called before each write to Mailchimp, so a claim lapses only after a worker stopped
+    calling (it died, or hangs past its time limit), never while it works through a long drain.
+    """
+    return queryset.filter(claim_token=token).update(claimed_at=timezone.now())
+
+
+def release_unsent(queryset: QuerySet, *, token: str) -> int:
+    """Give back the claims `token` still holds on records nothing was sent for yet."""
+    return queryset.filter(claim_token=token).update(claim_token="", claimed_at=None)
+
+
 def release(record: DeliveryState) -> None:
     record.claim_token = ""
     record.claimed_at = None

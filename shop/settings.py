@@ -363,6 +363,9 @@ SUBSCRIPTIONS_BULK_THRESHOLD = int(os.environ.get("SUBSCRIPTIONS_BULK_THRESHOLD"
 # A send's hard time limit (seconds); a claim older than this plus 15 s belongs to a dead
 # worker, and the sweeper (every SUBSCRIPTIONS_SWEEP_INTERVAL_SECONDS) sends it again.
 SUBSCRIPTIONS_PUSH_TIME_LIMIT = int(os.environ.get("SUBSCRIPTIONS_PUSH_TIME_LIMIT", "60"))
+# A drain (the bulk path) runs at most this long, then the next drain goes on; every write
+# renews its claims, so the dead-worker limit above holds for drains too.
+SUBSCRIPTIONS_DRAIN_TIME_LIMIT = int(os.environ.get("SUBSCRIPTIONS_DRAIN_TIME_LIMIT", "600"))
 SUBSCRIPTIONS_SWEEP_INTERVAL_SECONDS = float(
     os.environ.get("SUBSCRIPTIONS_SWEEP_INTERVAL_SECONDS", "30")
 )

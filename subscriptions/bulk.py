@@ -8,10 +8,15 @@ a task follows until Mailchimp has run it.
 from __future__ import annotations
 
 import json
+import time
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from mailchimp_integration import outbox
 from mailchimp_integration.exceptions import (
     MailchimpError,
     MailchimpMemberExists,
@@ -20,6 +25,7 @@ from mailchimp_integration.exceptions import (
 from mailchimp_integration.services import mailchimp_client_build
 
 from .delivery import (
+    DRAIN_QUEUED_KEY,
     TAG_NOT_APPLIED,
     Claim,
     Outcome,
@@ -34,6 +40,7 @@ from .delivery import (
     record_failure,
     record_success,
     removed_interest_ids,
+    time_limit_error,
 )
 from .models import Push, Subscription
 
@@ -41,30 +48,53 @@ from .models import Push, Subscription
 BULK_CHUNK = 500
 
 
-def drain() -> dict:
+def drain_seconds() -> float:
+    """How long one drain takes new chunks; the task's soft limit comes two minutes later."""
+    return float(getattr(settings, "SUBSCRIPTIONS_DRAIN_TIME_LIMIT", 600)) - 120
+
+
+def drain(*, seconds: float | None = None) -> dict:
     """Send every due subscription: new members 500 at a time through batch subscribe, the
     rest one by one, all through the same claim, builder and recorder; the source tags of the
-    new members in one `/batches` call at the end."""
+    new members in one `/batches` call at the end.
+
+    After `seconds` (default: `drain_seconds()`) it takes no new chunk and queues another drain
+    for the rest, so no drain outlives its task's time limit.
+    """
+    cache.delete(DRAIN_QUEUED_KEY)
     stats = {"bulk_calls": 0, "single": 0, "created": 0, "failed": 0}
     client, held = client_or_hold()
     if client is None:
         return stats
+    deadline = time.monotonic() + (drain_seconds() if seconds is None else seconds)
     audience_ids = list(
         Subscription.objects.filter(due_filter(timezone.now())).order_by()
         .values_list("audience_id", flat=True).distinct()
     )
     tag_operations: list[dict] = []
-    for audience_id in audience_ids:
-        removed = removed_interest_ids(audience_id)
-        while True:
-            claims = claim_many(audience_id=audience_id, limit=BULK_CHUNK)
-            if not claims:
+    try:
+        for audience_id in audience_ids:
+            removed = removed_interest_ids(audience_id)
+            while time.monotonic() < deadline:
+                claims = claim_many(audience_id=audience_id, limit=BULK_CHUNK)
+                if not claims:
+                    break
+                try:
+                    healthy = _drain_chunk(claims, client=client, removed=removed, stats=stats,
+                                           tag_operations=tag_operations)
+                finally:
+                    # Whatever this chunk did not get to (a time limit struck) is free again.
+                    outbox.release_unsent(Subscription.objects.all(), token=claims[0].token)
+                if not healthy:
+                    break  # Mailchimp is failing: the rest waits for its backoff
+            else:
+                from . import tasks
+
+                transaction.on_commit(tasks.push_drain.delay, robust=True)
                 break
-            if not _drain_chunk(claims, client=client, removed=removed, stats=stats,
-                                tag_operations=tag_operations):
-                break  # Mailchimp is failing: the rest waits for its backoff
-    if tag_operations:
-        _tags_batch_start(tag_operations, client=client, stats=stats)
+    finally:
+        if tag_operations:
+            _tags_batch_start(tag_operations, client=client, stats=stats)
     return stats
 
 
@@ -93,6 +123,7 @@ def _bulk_send(bulk: list[tuple[Claim, Plan]], *, client, stats, single: list,
                tag_operations: list[dict]) -> bool:
     list_id = bulk[0][1].list_id
     pushes = {item.subscription.pk: push_open(item, plan, channel="bulk") for item, plan in bulk}
+    outbox.renew(Subscription.objects.all(), token=bulk[0][0].token)
     try:
         answer = client.members_bulk_create(list_id, [plan.change for _, plan in bulk])
         stats["bulk_calls"] += 1
@@ -101,6 +132,11 @@ def _bulk_send(bulk: list[tuple[Claim, Plan]], *, client, stats, single: list,
         for item, _ in bulk:
             record_failure(item, error, push=pushes[item.subscription.pk])
         return not isinstance(error, MailchimpTransientError)
+    except SoftTimeLimitExceeded:
+        for item, plan in bulk:
+            record_failure(item, time_limit_error(), push=pushes[item.subscription.pk],
+                           sent_to=plan.snapshot["email"])
+        raise
     for item, plan in bulk:
         email = plan.snapshot["email"]
         push = pushes[item.subscription.pk]

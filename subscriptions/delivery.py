@@ -14,9 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 
 from mailchimp_integration import outbox
@@ -25,6 +27,7 @@ from mailchimp_integration.exceptions import (
     MailchimpError,
     MailchimpNotConfigured,
     MailchimpTransientError,
+    MailchimpUnreachable,
 )
 from mailchimp_integration.models import Audience, Interest
 from mailchimp_integration.selectors import delivery_blocked_reason
@@ -304,20 +307,27 @@ def read_remote(subscription: Subscription, *, client: MailchimpClient) -> None:
     subscription.outcome_unknown = False
 
 
-def send(plan: Plan, *, client: MailchimpClient) -> Outcome:
-    """The calls of one plan; raises MailchimpError (or Refused) when one fails."""
+def send(plan: Plan, *, client: MailchimpClient, keep=None) -> Outcome:
+    """The calls of one plan; raises MailchimpError (or Refused) when one fails.
+
+    `keep()` runs before each write: it renews this worker's claim, and raises
+    `outbox.ClaimLost` when the claim lapsed (nothing more is sent then).
+    """
     if plan.fail_reason:
         raise Refused(plan.fail_reason)
+    keep = keep or (lambda: None)
     email = plan.snapshot["email"]
     moved = None
     if plan.move_from:
         # The customer changed their address: Mailchimp keeps the member, with the new one.
+        keep()
         moved = client.member_write(
             plan.list_id, MemberChange(email=plan.move_from, new_email=email)
         )
     if plan.change is None:
         # Only the move, or nothing: what Mailchimp answered to it (or nothing new to learn).
         return Outcome(result=moved or MemberResult(found=True, status=""))
+    keep()
     result = client.member_write(plan.list_id, plan.change)
     if result.found and result.status == consent.CLEANED and plan.new_consent and \
             plan.change.create:
@@ -330,9 +340,11 @@ def send(plan: Plan, *, client: MailchimpClient) -> Outcome:
         plan.event, new=plan.new_consent, remote_status=result.status
     )
     if result.found and follow:
+        keep()
         result = client.member_write(plan.list_id, MemberChange(email=email, status=follow))
     outcome = Outcome(result=result)
     if result.found and plan.tags:
+        keep()
         try:
             client.member_tags_add(plan.list_id, email, plan.tags)
         except MailchimpError as error:
@@ -512,6 +524,26 @@ def client_or_hold() -> tuple[MailchimpClient | None, str]:
         return None, error.reason
 
 
+def keeper(claim: Claim):
+    """What `send` calls before each write: renew this claim, or stop if it lapsed."""
+    # The whole chunk the claim came with is renewed (a drain's later members wait on this
+    # one), provided this subscription is still held: one UPDATE.
+    mine = Subscription.objects.filter(pk=claim.subscription.pk, claim_token=claim.token)
+    chunk = Subscription.objects.filter(Exists(mine))
+
+    def keep() -> None:
+        if not outbox.renew(chunk, token=claim.token):
+            raise outbox.ClaimLost(f"subscription {claim.subscription.pk}")
+    return keep
+
+
+def time_limit_error() -> MailchimpUnreachable:
+    """The worker's time limit struck mid-call: that call may still land (read first)."""
+    return MailchimpUnreachable(
+        "Time limit", "the worker stopped waiting for Mailchimp's answer", outcome_unknown=True
+    )
+
+
 def deliver_claimed(claim: Claim, *, client: MailchimpClient, removed=None,
                     channel: str = "member") -> None:
     """Build, send and record one claimed subscription."""
@@ -526,12 +558,25 @@ def deliver_claimed(claim: Claim, *, client: MailchimpClient, removed=None,
             )
         plan = build(subscription, removed=removed)
         push = push_open(claim, plan, channel=channel)
-        outcome = send(plan, client=client)
+        outcome = send(plan, client=client, keep=keeper(claim))
+    except outbox.ClaimLost:
+        # The lease lapsed (the sweeper freed it, and the next holder reads the member first).
+        if push is not None:
+            Push.objects.filter(pk=push.pk, state=Push.State.SENDING).update(
+                state=Push.State.LOST, finished_at=timezone.now(),
+                last_error="This worker's claim lapsed; another attempt sends it.",
+            )
+        return
     except (MailchimpError, Refused) as error:
         # A call that may still land was addressed to this address: read there first, next.
         sent_to = plan.snapshot["email"] if push is not None else ""
         record_failure(claim, error, push=push, sent_to=sent_to)
         return
+    except SoftTimeLimitExceeded:
+        # Not a failure of the subscription: tried again, and what may have landed read first.
+        sent_to = plan.snapshot["email"] if push is not None else ""
+        record_failure(claim, time_limit_error(), push=push, sent_to=sent_to)
+        raise
     except Exception as error:
         # Never left in flight: the claim is released with the reason, and it raises on.
         record_failure(claim, MailchimpError("Unexpected error", repr(error)[:500]), push=push)
@@ -539,13 +584,28 @@ def deliver_claimed(claim: Claim, *, client: MailchimpClient, removed=None,
     record_success(claim, plan, outcome, push=push)
 
 
+DRAIN_QUEUED_KEY = "subscriptions:drain-queued"
+
+
+def drain_enqueue() -> None:
+    """Queue a drain (the bulk path), at most one every few seconds from a burst of sends."""
+    from . import tasks
+
+    if cache.add(DRAIN_QUEUED_KEY, 1, timeout=5):
+        try:
+            tasks.push_drain.delay()
+        except Exception:  # the broker is down: the sweeper starts the drain later
+            cache.delete(DRAIN_QUEUED_KEY)
+            logger.warning("could not queue the drain; the sweeper will", exc_info=True)
+
+
 def deliver(*, subscription_id: int) -> bool:
     """The push task: send one subscription, or drain when many are waiting (a burst)."""
     threshold = int(_setting("SUBSCRIPTIONS_BULK_THRESHOLD", 20))
     if due_count(limit=threshold + 1) > threshold:
-        from . import bulk  # it builds on this module
-
-        bulk.drain()
+        # A burst: one drain sends them all through the bulk calls, in a task with a time
+        # limit of its own (this one's is for a single subscription's few calls).
+        drain_enqueue()
         return True
     client, held = client_or_hold()
     if client is None:

@@ -19,6 +19,9 @@ TAGS_CHECK_MAX_TRIES = 35
 # A send is a few calls of at most connect + read timeout each; past the hard limit the
 # worker process is killed and the sweeper frees the claim (outbox.Policy.stale_after).
 PUSH_TIME_LIMIT = int(getattr(settings, "SUBSCRIPTIONS_PUSH_TIME_LIMIT", 60))
+# A drain takes new chunks for two minutes less than this, then queues the next drain; every
+# write renews its claims, so no claim lapses while it works.
+DRAIN_TIME_LIMIT = int(getattr(settings, "SUBSCRIPTIONS_DRAIN_TIME_LIMIT", 600))
 
 
 @shared_task(name="subscriptions.push_send", ignore_result=True,
@@ -28,7 +31,8 @@ def push_send(subscription_id: int) -> None:
     delivery.deliver(subscription_id=subscription_id)
 
 
-@shared_task(name="subscriptions.push_drain", ignore_result=True)
+@shared_task(name="subscriptions.push_drain", ignore_result=True,
+             soft_time_limit=DRAIN_TIME_LIMIT - 60, time_limit=DRAIN_TIME_LIMIT)
 def push_drain() -> None:
     """Send every due subscription, new members through Mailchimp's bulk calls."""
     bulk.drain()

@@ -18,6 +18,9 @@ MAILCHIMP_API_URL = os.environ.get("MAILCHIMP_API_URL", "")
 
 # Each test process keeps its own counters (the footer's per-IP limit), never a shared Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The send's time limit the test workers have (tests/processes.py): the sender's task options
+# travel with each message, so this process must send with the same limits.
+SUBSCRIPTIONS_PUSH_TIME_LIMIT = int(os.environ.get("SUBSCRIPTIONS_PUSH_TIME_LIMIT", "12"))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Uploaded pictures go to a folder of this run, never the dev store's var/media.
 MEDIA_ROOT = os.environ.setdefault("SHOP_TEST_MEDIA_ROOT", tempfile.mkdtemp(prefix="media-"))

@@ -179,6 +179,29 @@ def test_a_worker_killed_mid_push_is_replaced_and_the_push_arrives_once(
     assert_each_in_the_sandbox_once(account, news_list, ["killed@example.com"])
 
 
+def test_a_send_cut_off_by_its_time_limit_is_tried_again_and_reads_first_never_fails(
+    start_worker, client, account, news_list
+):
+    # The tests' send limit is 12 s (soft: 2 s); each PUT takes 4 s, past the soft limit.
+    assert (tasks.push_send.soft_time_limit, tasks.push_send.time_limit) == (2, 12)
+    start_worker(MAILCHIMP_READ_TIMEOUT="10", SUBSCRIPTIONS_RETRY_BASE_SECONDS="1")
+    account.set_latency(4, route=MEMBER_ROUTE, method="PUT")
+    signup(client, "cutoff@example.com")
+    wait_for(lambda: Push.objects.filter(state=Push.State.RETRY).exists(), timeout=20,
+             message="never cut off")
+    account.clear_faults()
+    first = Push.objects.order_by("pk").first()
+    assert first.state == Push.State.RETRY and "Time limit" in first.last_error
+    assert not Push.objects.filter(state=Push.State.FAILED).exists()
+    wait_until_settled(1)
+    time.sleep(4)  # the cut-off PUT lands in the end: still one member, subscribed
+    # It may have landed before the retry: the retry read the member before writing again.
+    methods = [r["method"] for r in account.request_log()
+               if "/members/" in r["path"] and not r["path"].endswith("/tags")]
+    assert methods.count("PUT") == 2 and "GET" in methods, methods
+    assert_each_in_the_sandbox_once(account, news_list, ["cutoff@example.com"])
+
+
 def test_a_permanent_error_fails_at_once_and_shows_in_the_sync_log(
     start_worker, client, admin_client, account, news_list
 ):

@@ -382,3 +382,79 @@ def test_a_group_deleted_in_mailchimp_changes_no_subscription_row(account, news_
     offers.refresh_from_db()
     assert offers.removed_at is not None  # the group shows as removed; nothing is sent for it
     assert Subscription.objects.filter(interests=offers).count() == 20
+
+
+def test_a_worker_whose_claim_lapsed_sends_nothing_and_the_next_holder_reads_first(
+    account, news_list
+):
+    footer()
+    sub = Subscription.objects.get()
+    stalled = delivery.claim(subscription_id=sub.pk)
+    # The worker stalled past the lease: the sweeper frees the claim and another worker
+    # takes it; then the stalled worker wakes up and would send.
+    Subscription.objects.update(
+        claimed_at=timezone.now() - delivery.policy().stale_after - timezone.timedelta(seconds=1)
+    )
+    delivery.sweep()
+    successor = delivery.claim(subscription_id=sub.pk)
+    assert successor is not None
+    client, _ = delivery.client_or_hold()
+    delivery.deliver_claimed(stalled, client=client)
+    assert writes(account) == []  # the stale worker wrote nothing
+    assert Push.objects.get().state == Push.State.LOST
+    delivery.deliver_claimed(successor, client=client)
+    sub.refresh_from_db()
+    assert sub.state == Subscription.State.SUBSCRIBED and not sub.claim_token
+    methods = [r["method"] for r in requests_log(account) if "/members/" in r["path"]
+               and not r["path"].endswith("/tags")]
+    assert methods[0] == "GET" and methods.count("PUT") == 1, methods
+
+
+def test_a_long_drain_renews_its_claims_so_the_sweeper_never_frees_them(
+    account, news_list, settings
+):
+    settings.SUBSCRIPTIONS_BULK_THRESHOLD = 0
+    for n in range(3):
+        footer(f"renew{n}@example.com")
+    claims = delivery.claim_many(audience_id=news_list.pk, limit=10)
+    assert len(claims) == 3
+    old = timezone.now() - timezone.timedelta(seconds=60)
+    Subscription.objects.update(claimed_at=old)
+    client, _ = delivery.client_or_hold()
+    delivery.deliver_claimed(claims[0], client=client)
+    # Its write renewed the lease of the whole chunk, not only its own.
+    rest = Subscription.objects.filter(pk__in=[c.subscription.pk for c in claims[1:]])
+    assert all(s.claimed_at > old + timezone.timedelta(seconds=30) for s in rest)
+    assert delivery.sweep()["lapsed"] == 0
+
+
+def test_a_burst_seen_by_a_single_send_queues_one_drain_instead_of_draining_inline(
+    account, news_list, settings, broker_off
+):
+    settings.SUBSCRIPTIONS_BULK_THRESHOLD = 2
+    for n in range(4):
+        footer(f"burst{n}@example.com")
+    from django.core.cache import cache
+
+    cache.delete(delivery.DRAIN_QUEUED_KEY)
+    sub = Subscription.objects.order_by("pk").first()
+    with mock.patch("subscriptions.tasks.push_drain.delay") as queued:
+        assert delivery.deliver(subscription_id=sub.pk) is True
+        assert delivery.deliver(subscription_id=sub.pk) is True
+    assert queued.call_count == 1  # one drain for the burst, not one per send
+    assert writes(account) == [] and Push.objects.count() == 0  # nothing sent inline
+    stats = bulk.drain()
+    assert stats["bulk_calls"] >= 1 and Subscription.objects.filter(
+        state=Subscription.State.SUBSCRIBED).count() == 4
+
+
+def test_a_drain_past_its_time_takes_no_new_chunk_and_queues_the_next_drain(
+    account, news_list, broker_off, django_capture_on_commit_callbacks
+):
+    for n in range(3):
+        footer(f"late{n}@example.com")
+    with mock.patch("subscriptions.tasks.push_drain.delay") as queued, \
+            django_capture_on_commit_callbacks(execute=True):
+        stats = bulk.drain(seconds=0)
+    assert stats["bulk_calls"] == 0 and queued.call_count == 1
+    assert not Subscription.objects.exclude(claim_token="").exists()
