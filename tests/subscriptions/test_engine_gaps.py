@@ -142,3 +142,85 @@ def test_an_annulment_survives_a_crash_between_the_syncs_commit_and_its_callback
     # The next delivery, in a fresh look at the database, still holds the subscription.
     assert_held(sub, account)
     assert member(account, news_list, "ann@example.com") is None
+
+
+# 3. A burst switches to the bulk path --------------------------------------------------
+
+@in_both_compliance_modes
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_footer_signups_goes_out_through_mailchimps_batch_subscribe(
+    celery_worker_process, account, news_list, settings
+):
+    from tests.conftest import wait_for
+
+    burst = int(settings.SUBSCRIPTIONS_BULK_THRESHOLD) + 5  # the worker's threshold: 20
+    emails = [f"burst{n}@example.com" for n in range(burst)]
+    account.clear_requests()
+    # They commit together, as signups do that land faster than the worker claims: one
+    # push_send task each is queued on commit.
+    with transaction.atomic():
+        for email in emails:
+            assert footer(email=email).changed == 1
+    wait_for(lambda: Subscription.objects.filter(
+        state=Subscription.State.SUBSCRIBED).count() == burst, timeout=40,
+        message="the burst was not pushed")
+
+    log = requests_log(account)
+    batch_path = f"/3.0/lists/{news_list.mailchimp_id}"
+    batches = [r for r in log if r["method"] == "POST" and r["path"].rstrip("/") == batch_path]
+    assert batches, [f"{r['method']} {r['path']}" for r in log]
+    puts = [r for r in log if r["method"] == "PUT" and "/members/" in r["path"]]
+    assert len(puts) <= burst // 5, "the burst went out one member at a time"
+    # Every address went out once: in a batch subscribe or on its own, never both.
+    sent = [m["email_address"] for b in batches for m in b["body"]["members"]]
+    sent += [r["body"]["email_address"] for r in puts]
+    assert sorted(sent) == sorted(emails)
+    assert all(b["body"]["update_existing"] is False for b in batches)
+    for email in emails:
+        assert member(account, news_list, email)["status"] == "subscribed"
+    assert Push.objects.filter(channel="bulk", state=Push.State.DONE).count() == burst - len(puts)
+
+
+# 4. A customer renames themselves ------------------------------------------------------
+
+@in_both_compliance_modes
+@pytest.mark.django_db
+def test_a_rename_patches_only_the_changed_name_and_a_checkout_name_never_replaces_it(
+    account, news_list
+):
+    from .factories import CustomerFactory
+
+    customer = CustomerFactory(email="rita@example.com", first_name="Rita", last_name="Lee")
+    services.subscription_subscribe(email="rita@example.com", use_defaults=True,
+                                    source=Source.REGISTRATION, user=customer)
+    drain()
+    assert member(account, news_list, "rita@example.com")["merge_fields"] == {
+        "FNAME": "Rita", "LNAME": "Lee"}
+
+    customer.first_name = "Margarita"
+    customer.save()
+    assert services.subscription_customer_renamed(user=customer) == 1
+    account.clear_requests()
+    [push] = drain()
+    assert push.state == Push.State.DONE, push.last_error
+    [patch] = member_writes(account)
+    assert patch["method"] == "PATCH"
+    assert patch["body"] == {"merge_fields": {"FNAME": "Margarita"}}  # no status, no groups
+    got = member(account, news_list, "rita@example.com")
+    assert got["merge_fields"] == {"FNAME": "Margarita", "LNAME": "Lee"}
+    assert got["status"] == "subscribed"
+    assert services.subscription_customer_renamed(user=customer) == 0  # nothing new
+
+    # A checkout with a gift's names: the names already sent stay.
+    result = services.subscription_subscribe(
+        email="rita@example.com", use_defaults=True, source=Source.CHECKOUT,
+        first_name="Gift", last_name="Friend", user=customer)
+    assert result.changed == 0
+    account.clear_requests()
+    assert drain() == []
+    assert member_writes(account) == []
+    sub = Subscription.objects.get()
+    assert (sub.first_name, sub.last_name) == ("Margarita", "Lee")
+    assert member(account, news_list, "rita@example.com")["merge_fields"] == {
+        "FNAME": "Margarita", "LNAME": "Lee"}
