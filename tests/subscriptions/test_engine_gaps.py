@@ -5,12 +5,14 @@ sweeper's reach, pruning, an unsubscribe past the retry budget).
 The Mailchimp client is never mocked: the store talks HTTP to the sandbox, faults are
 injected there, and what was sent is read from the sandbox's request log."""
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.utils import timezone
 
-from mailchimp_integration import signals
+from mailchimp_integration import outbox, signals
 from mailchimp_integration.models import Audience, Interest
 from subscriptions import bulk, delivery, selectors, services
 from subscriptions.forms import CustomerListsForm
@@ -224,3 +226,112 @@ def test_a_rename_patches_only_the_changed_name_and_a_checkout_name_never_replac
     assert (sub.first_name, sub.last_name) == ("Margarita", "Lee")
     assert member(account, news_list, "rita@example.com")["merge_fields"] == {
         "FNAME": "Margarita", "LNAME": "Lee"}
+
+
+# 5. The retry policy -------------------------------------------------------------------
+
+def test_the_retry_delay_is_jittered_within_half_to_full_backoff_capped_and_yields_to_retry_after():
+    policy = outbox.Policy(base_seconds=2, cap_seconds=300)
+    draws = [policy.delay(attempt=4) for _ in range(200)]  # backoff 2 * 2**3 = 16 s
+    assert all(8 <= d <= 16 for d in draws), (min(draws), max(draws))
+    assert len({round(d, 3) for d in draws}) > 50  # spread, not one value for everyone
+    assert max(draws) - min(draws) > 4
+    capped = [policy.delay(attempt=30) for _ in range(200)]
+    assert all(150 <= d <= 300 for d in capped), (min(capped), max(capped))
+    assert policy.delay(attempt=1, retry_after=120) == 120  # Mailchimp asks for longer
+    assert all(1 <= policy.delay(attempt=1, retry_after=0.1) <= 2 for _ in range(50))
+
+
+@pytest.mark.django_db
+def test_a_push_left_by_a_dead_worker_is_sent_again_within_two_minutes(
+    account, news_list, broker_off, settings
+):
+    rules = delivery.policy()
+    sweep_every = settings.CELERY_BEAT_SCHEDULE["subscriptions-push-sweep"]["schedule"]
+    assert settings.CELERY_BEAT_SCHEDULE["subscriptions-push-sweep"]["task"] == (
+        "subscriptions.push_sweep")
+    assert rules.stale_after.total_seconds() + float(sweep_every) <= 120
+    # The sweep run after the lease has lapsed frees the claim and sends it again.
+    footer()
+    sub = Subscription.objects.get()
+    taken = delivery.claim(subscription_id=sub.pk)
+    push = delivery.push_open(taken, delivery.build(taken.subscription), channel="member")
+    Subscription.objects.update(claimed_at=timezone.now() - rules.stale_after
+                                - timedelta(seconds=1))
+    stats = delivery.sweep()
+    assert stats["lapsed"] == 1 and stats["due"] == 1
+    push.refresh_from_db()
+    assert push.state == Push.State.LOST
+    assert [c.args[0] for c in broker_off.call_args_list] == [(sub.pk,)]
+    drain()
+    assert member(account, news_list, "ann@example.com")["status"] == "subscribed"
+
+
+@pytest.mark.django_db
+def test_prune_deletes_old_finished_attempts_and_keeps_young_and_sending_ones(settings):
+    now = timezone.now()
+    audience = Audience.objects.create(mailchimp_id="prune00001", name="Prune", last_seen_at=now)
+    sub = Subscription.objects.create(email="p@example.com", audience=audience,
+                                      source=Source.FOOTER)
+    old = timedelta(days=float(settings.SUBSCRIPTIONS_PUSH_RETENTION_DAYS) + 1)
+    old_done = Push.objects.create(subscription=sub, state=Push.State.DONE,
+                                   finished_at=now - old, created_at=now - old)
+    young_done = Push.objects.create(subscription=sub, state=Push.State.FAILED,
+                                     finished_at=now - timedelta(days=1))
+    sending = Push.objects.create(subscription=sub, state=Push.State.SENDING,
+                                  created_at=now - old, claimed_at=now - old)
+    odd_sending = Push.objects.create(subscription=sub, state=Push.State.SENDING,
+                                      finished_at=now - old, created_at=now - old)
+    assert delivery.prune() == 1
+    kept = set(Push.objects.values_list("pk", flat=True))
+    assert kept == {young_done.pk, sending.pk, odd_sending.pk}
+    assert old_done.pk not in kept and Subscription.objects.filter(pk=sub.pk).exists()
+    entry = settings.CELERY_BEAT_SCHEDULE["subscriptions-push-prune"]
+    from subscriptions import tasks
+
+    assert entry["task"] == tasks.push_prune.name == "subscriptions.push_prune"
+    assert 0 < float(entry["schedule"]) <= 24 * 3600
+
+
+@in_both_compliance_modes
+@pytest.mark.django_db
+def test_an_unsubscribe_failing_past_the_budget_shows_failed_and_is_still_sent_hourly(
+    account, news_list, broker_off, settings
+):
+    from subscriptions import tasks
+
+    footer()
+    drain()
+    sub = Subscription.objects.get()
+    services.subscription_unsubscribe(subscription_id=sub.pk, source=Source.ACCOUNT)
+    account.fail_status(503, times=None, route="/lists/*/members/*", method="PATCH")
+    [first] = drain(rounds=1)
+    sub.refresh_from_db()
+    assert first.state == Push.State.RETRY and sub.state == Subscription.State.WAITING
+    assert sub.retry_since is not None
+    # Mailchimp has refused it for three days and more.
+    budget = timedelta(hours=float(settings.SUBSCRIPTIONS_RETRY_BUDGET_HOURS))
+    Subscription.objects.update(retry_since=timezone.now() - budget - timedelta(hours=1),
+                                next_attempt_at=timezone.now())
+    [late] = drain(rounds=1)
+    before = timezone.now()
+    sub.refresh_from_db()
+    assert late.state == Push.State.RETRY
+    assert sub.state == Subscription.State.FAILED
+    assert sub.failure_reason.startswith("Still failing after"), sub.failure_reason
+    assert not sub.failed_permanently and sub.sent_version < sub.wanted_version
+    wait = (sub.next_attempt_at - before).total_seconds()
+    assert 3500 <= wait <= 3700, wait  # still due, about an hour later
+    broker_off.reset_mock()
+    assert delivery.sweep()["due"] == 0  # not before its hour
+    assert drain() == []
+
+    account.clear_faults()  # Mailchimp recovers; the hour passes
+    Subscription.objects.update(next_attempt_at=timezone.now() - timedelta(minutes=2))
+    assert delivery.sweep()["due"] == 1
+    [call] = broker_off.call_args_list
+    tasks.push_send(*call.args[0])  # what the worker runs for the sweeper's task
+    assert member(account, news_list, "ann@example.com")["status"] == "unsubscribed"
+    sub.refresh_from_db()
+    assert sub.state == Subscription.State.UNSUBSCRIBED and sub.failure_reason == ""
+    assert sub.sent_version == sub.wanted_version and sub.retry_since is None
