@@ -260,7 +260,19 @@ def sync_run_enqueue(*, trigger: str) -> SyncRun:
     if active is not None:
         return active
     run = sync_run_create(trigger=trigger)
-    transaction.on_commit(lambda: tasks.sync_lists.delay(run.pk))
+
+    def send() -> None:
+        try:
+            tasks.sync_lists.delay(run.pk)
+        except Exception as error:  # the broker is down: say so on the run, block nothing
+            logger.warning("could not queue sync run %s: %s", run.pk, error)
+            SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).update(
+                state=SyncRun.State.FAILED, finished_at=timezone.now(),
+                error="The task queue could not be reached; nothing was imported. "
+                      "Try again once the workers' broker is back.",
+            )
+
+    transaction.on_commit(send, robust=True)
     return run
 
 

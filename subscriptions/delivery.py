@@ -481,7 +481,10 @@ def record_failure(claim: Claim, error: Exception, *, push: Push | None,
             # Past the budget it shows as failed, and is still tried every hour: nothing is
             # given up, an unsubscribe least of all.
             subscription.state = Subscription.State.FAILED
-            subscription.failure_reason = f"Still failing after {rules.budget}: {reason}"
+            hours = rules.budget.total_seconds() / 3600
+            subscription.failure_reason = (
+                f"Still failing after {hours:g} hours (tried again every hour): {reason}"
+            )
         else:
             subscription.state = Subscription.State.WAITING
         from . import tasks

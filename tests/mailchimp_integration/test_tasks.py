@@ -48,3 +48,19 @@ def test_beat_finds_a_newly_connected_store_within_a_minute(
         tasks.sync_lists_first()  # the next tick: already requested, nothing more
     run = SyncRun.objects.get()
     assert run.trigger == SyncRun.Trigger.FIRST_CONNECTION and queued == [run.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_queued_while_the_broker_is_down_fails_visibly_and_blocks_no_later_sync():
+    from mailchimp_integration import services
+    from tests.processes import celery_app_broker, free_port
+
+    with celery_app_broker(f"redis://127.0.0.1:{free_port()}/0"):  # nothing listens there
+        run = services.sync_run_enqueue(trigger=SyncRun.Trigger.BUTTON)
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.FAILED
+    assert "task queue could not be reached" in run.error
+    # The next try (the broker back) gets a run of its own, not the dead one.
+    with celery_app_broker(f"redis://127.0.0.1:{free_port()}/0"):
+        again = services.sync_run_enqueue(trigger=SyncRun.Trigger.BUTTON)
+    assert again.pk != run.pk
