@@ -406,9 +406,11 @@ def subscribe_customers_to(modeladmin, request, queryset):
     """An intermediate page choosing the lists, then a backlog pushed in bulk."""
     if not request.user.has_perm("subscriptions.change_subscription"):
         raise PermissionDenied
-    form = SubscribeCustomersForm(request.POST if "apply" in request.POST else None)
+    # Two steps: "Show what it does" (a preview, list by list), then "Add to Mailchimp".
+    applying, previewing = "apply" in request.POST, "preview" in request.POST
+    form = SubscribeCustomersForm(request.POST if applying or previewing else None)
     user_ids = list(queryset.values_list("pk", flat=True))
-    if form.is_bound and form.is_valid():
+    if applying and form.is_valid():
         result = services.subscriptions_subscribe_users(
             user_ids=user_ids,
             audience_ids=form.cleaned_data["audiences"],
@@ -418,10 +420,9 @@ def subscribe_customers_to(modeladmin, request, queryset):
         modeladmin.message_user(request, _bulk_summary(result), messages.SUCCESS)
         return None
     preview = None
-    if form.is_bound and form.data.getlist("audiences"):
+    if previewing and form.is_valid():
         preview = services.subscriptions_bulk_preview(
-            user_ids=user_ids, audience_ids=[int(a) for a in form.data.getlist("audiences")
-                                             if a.isdigit()],
+            user_ids=user_ids, audience_ids=form.cleaned_data["audiences"]
         )
     context = {
         **modeladmin.admin_site.each_context(request),
@@ -450,6 +451,11 @@ def _bulk_summary(result: services.BulkAddResult) -> str:
             "%(n)d was left out because they unsubscribed; only they can sign up again.",
             "%(n)d were left out because they unsubscribed; only they can sign up again.",
             result.opted_out) % {"n": result.opted_out})
+    if result.bounced:
+        parts.append(ngettext(
+            "%(n)d was left out because its address bounced; it is never sent again.",
+            "%(n)d were left out because their addresses bounced; they are never sent again.",
+            result.bounced) % {"n": result.bounced})
     return " ".join(parts)
 
 

@@ -407,9 +407,20 @@ def subscription_email_change(*, user, old_email: str, new_email: str) -> int:
 
 @dataclass
 class BulkAddResult:
+    """What the backlog action does (or would do): in all, and per list (`lists`)."""
+
+    name: str = ""
     added: int = 0
     already_in: int = 0
     opted_out: int = 0  # left out: they opted out, only they can come back
+    bounced: int = 0  # left out: Mailchimp cleaned the address, it is never sent again
+    lists: list[BulkAddResult] = field(default_factory=list)
+
+    def count(self, kind: str, audience: Audience) -> None:
+        if not self.lists or self.lists[-1].name != audience.name:
+            self.lists.append(BulkAddResult(name=audience.name))
+        for target in (self, self.lists[-1]):
+            setattr(target, kind, getattr(target, kind) + 1)
 
 
 def subscriptions_bulk_preview(*, user_ids: Iterable[int], audience_ids: Iterable[int]):
@@ -432,15 +443,16 @@ def _bulk_plan(*, user_ids, audience_ids):
         (s.audience_id, s.email): s
         for s in Subscription.objects.filter(audience__in=audiences, email__in=emails)
     }
-    opted_out = set(
+    left = dict(
         ConsentEvent.objects.filter(
             subscription__audience__in=audiences, subscription__email__in=emails,
             action__in=[Action.OPT_OUT, Action.CLEANED],
-        ).values_list("subscription_id", flat=True)
+        ).order_by("at").values_list("subscription_id", "action")
     )
     result, todo = BulkAddResult(), []
     for audience in audiences:
         seen = set()
+        result.lists.append(BulkAddResult(name=audience.name))
         for row in users:
             email = (row["email"] or "").strip().lower()
             if not email or email in seen:
@@ -448,14 +460,21 @@ def _bulk_plan(*, user_ids, audience_ids):
             seen.add(email)
             subscription = existing.get((audience.pk, email))
             if subscription is not None and (
-                subscription.pk in opted_out
-                or subscription.mailchimp_status in consent.LOCKED_STATUSES
+                subscription.mailchimp_status == consent.CLEANED
+                or left.get(subscription.pk) == Action.CLEANED
             ):
-                result.opted_out += 1
+                result.count("bounced", audience)
+            elif subscription is not None and \
+                    subscription.mailchimp_status in consent.LOCKED_STATUSES:
+                result.count("opted_out", audience)
+            elif subscription is not None and subscription.opted_in:
+                result.count("already_in", audience)  # came back by their own consent, too
+            elif subscription is not None and subscription.pk in left:
+                result.count("opted_out", audience)
             elif subscription is not None and subscription.consent_id is not None:
-                result.already_in += 1
+                result.count("already_in", audience)
             else:
-                result.added += 1
+                result.count("added", audience)
                 todo.append((audience, row, email, subscription))
     return result, todo
 

@@ -214,3 +214,38 @@ def test_the_tab_says_the_state_in_words_an_admin_reads(staff, account, news_lis
     url = reverse("admin:subscriptions_customer_lists", args=[customer.pk])
     text = visible_text(staff.get(url))
     assert "Waiting to be sent to Mailchimp" in text and "pushed" not in text
+
+
+def test_the_backlog_action_shows_list_by_list_who_is_added_and_who_is_left_out_and_why(
+    staff, account, news_list
+):
+    from subscriptions import services
+
+    events = sandbox_list(account, name="Events", groups=())
+    fresh, member_, out, bounced = (CustomerFactory(email=f"{n}@example.com")
+                                    for n in ("fresh", "in", "out", "bounced"))
+    services.subscription_set_for_customer(user=member_, choices={news_list.pk: []},
+                                           source=Source.ACCOUNT)
+    services.subscription_set_for_customer(user=out, choices={news_list.pk: []},
+                                           source=Source.ACCOUNT)
+    services.subscription_set_for_customer(user=out, choices={}, source=Source.ACCOUNT)
+    services.subscription_set_for_customer(user=bounced, choices={news_list.pk: []},
+                                           source=Source.ACCOUNT)
+    Subscription.objects.filter(email="bounced@example.com").update(mailchimp_status="cleaned")
+    changelist = reverse("admin:accounts_user_changelist")
+    ids = [str(c.pk) for c in (fresh, member_, out, bounced)]
+    page = staff.post(changelist, {
+        "action": "subscribe_customers_to", "_selected_action": ids, "preview": "1",
+        "audiences": [news_list.pk, events.pk], "add_as": "subscribed"}).content.decode()
+    rows = {row.split("</th>")[0].rsplit(">", 1)[-1]: row
+            for row in page.split('<tr><th scope="row">')[1:]}
+    cells = {name: [c.split("<")[0] for c in row.split("<td>")[1:]] for name, row in rows.items()}
+    # added, already on the list, left out (unsubscribed), left out (bounced)
+    assert cells == {"Newsletter": ["1", "1", "1", "1"], "Events": ["4", "0", "0", "0"]}
+    assert Subscription.objects.filter(source=Source.ADMIN_BULK).count() == 0  # only a preview
+    response = staff.post(changelist, {
+        "action": "subscribe_customers_to", "_selected_action": ids, "apply": "1",
+        "audiences": [news_list.pk, events.pk], "add_as": "subscribed"}, follow=True)
+    text = response.content.decode()
+    assert "5 customers added" in text and "1 was left out because they unsubscribed" in text
+    assert "1 was left out because its address bounced" in text
