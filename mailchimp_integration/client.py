@@ -523,6 +523,7 @@ class MemberResult:
     found: bool
     status: str = ""
     email: str = ""
+    unique_id: str = ""  # Mailchimp's unique_email_id: it stays when the address changes
 
     @classmethod
     def of(cls, member: dict | None) -> MemberResult:
@@ -531,6 +532,7 @@ class MemberResult:
         return cls(
             found=True, status=str(member.get("status") or ""),
             email=str(member.get("email_address") or "").lower(),
+            unique_id=str(member.get("unique_email_id") or ""),
         )
 
 
@@ -667,7 +669,8 @@ class MailchimpClient:
         try:
             return self.request(
                 "GET", self._member_path(list_id, email),
-                params={"fields": "id,email_address,status,interests,merge_fields"},
+                params={"fields": "id,email_address,unique_email_id,status,interests,"
+                                  "merge_fields"},
             ) or {}
         except MailchimpNotFound:
             return None
@@ -688,6 +691,17 @@ class MailchimpClient:
 
     def member_read(self, list_id: str, email: str) -> MemberResult:
         return MemberResult.of(self.member_get(list_id, email))
+
+    def member_find(self, list_id: str, unique_id: str) -> MemberResult:
+        """The member with this unique_email_id, wherever their address is now (a person can
+        change it in Mailchimp's preference centre); `found=False` if Mailchimp has none."""
+        data = self.request(
+            "GET", f"/lists/{quote(list_id, safe='')}/members",
+            params={"unique_email_id": unique_id, "count": 1,
+                    "fields": "members.email_address,members.unique_email_id,members.status"},
+        ) or {}
+        members = data.get("members") or []
+        return MemberResult.of(members[0]) if members else MemberResult(found=False)
 
     def members_bulk_create(self, list_id: str, changes: list[MemberChange]) -> BulkResult:
         """Batch subscribe of new members only (update_existing false): a member Mailchimp

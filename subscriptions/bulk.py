@@ -129,8 +129,10 @@ def _bulk_send(bulk: list[tuple[Claim, Plan]], *, client, stats, single: list,
         stats["bulk_calls"] += 1
     except MailchimpError as error:
         stats["bulk_calls"] += 1
-        for item, _ in bulk:
-            record_failure(item, error, push=pushes[item.subscription.pk])
+        for item, plan in bulk:
+            # A call that may still land was addressed there: the next attempt reads it first.
+            record_failure(item, error, push=pushes[item.subscription.pk],
+                           sent_to=plan.snapshot["email"])
         return not isinstance(error, MailchimpTransientError)
     except SoftTimeLimitExceeded:
         for item, plan in bulk:

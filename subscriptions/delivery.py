@@ -156,6 +156,7 @@ class Plan:
     tags: list[str] = field(default_factory=list)
     fail_reason: str = ""
     read_first: bool = False
+    unique_id: str = ""  # Mailchimp's unique_email_id, to find a member who moved there
     bulk_ok: bool = False
     event: ConsentEvent | None = None
     new_consent: bool = False
@@ -211,9 +212,11 @@ def build(subscription: Subscription, *, removed: set[str] | None = None) -> Pla
     # GDPR marketing permissions the person changed, of those the audience still has.
     known = {p["id"] for p in subscription.audience.marketing_permissions or []}
     sent_permissions = subscription.sent_marketing_permissions or {}
+    # A new consent may create the member afresh (deleted or moved away in Mailchimp): it
+    # restates what the person last said; other changes send only what changed.
     permissions = {
         pid: enabled for pid, enabled in sorted((subscription.marketing_permissions or {}).items())
-        if pid in known and sent_permissions.get(pid) != enabled
+        if pid in known and (new or sent_permissions.get(pid) != enabled)
     }
     names = {"FNAME": subscription.first_name, "LNAME": subscription.last_name}
     sent_names = subscription.sent_merge_fields or {}
@@ -234,7 +237,8 @@ def build(subscription: Subscription, *, removed: set[str] | None = None) -> Pla
         "marketing_permissions": {**sent_permissions, **permissions},
     }
     plan = Plan(list_id=list_id, change=None, move_from=move_from, tags=tags, event=event,
-                new_consent=new, snapshot=snapshot, read_first=subscription.outcome_unknown)
+                new_consent=new, snapshot=snapshot, read_first=subscription.outcome_unknown,
+                unique_id=subscription.mailchimp_unique_id)
     details = {"interests": interests or None, "merge_fields": merge_fields or None}
     if not subscription.opted_in and (event is None or event.action != ConsentEvent.Action.CONTACT):
         plan.tags = []
@@ -289,8 +293,32 @@ class Refused(Exception):
         self.remote_email = remote_email
 
 
-def read_remote(subscription: Subscription, *, client: MailchimpClient) -> None:
-    """After an unknown outcome: where the member stands now, before anything is written."""
+class MovedInMailchimp(Exception):
+    """The person changed their address in Mailchimp: the member is at `email` now."""
+
+    def __init__(self, email: str, status: str):
+        super().__init__(email)
+        self.email = email
+        self.status = status
+
+
+def find_moved(list_id: str, unique_id: str, *, address: str,
+               client: MailchimpClient) -> None:
+    """Mailchimp has nobody at `address`: if the member is elsewhere now, raise where."""
+    if not unique_id:
+        return
+    found = client.member_find(list_id, unique_id)
+    if found.found and found.email and found.email != address.lower():
+        raise MovedInMailchimp(found.email, found.status)
+
+
+def read_remote(subscription: Subscription, *, client: MailchimpClient) -> datetime | None:
+    """After an unknown outcome: where the member stands now, before anything is written.
+
+    Returns when to read again instead, if the call that may still land was addressed to an
+    address the subscription no longer has and nothing is there yet: sending to the new
+    address now would make two contacts when that call lands.
+    """
     list_id = subscription.audience.mailchimp_id
     addresses = [subscription.email]
     if subscription.mailchimp_email and subscription.mailchimp_email != subscription.email:
@@ -300,11 +328,21 @@ def read_remote(subscription: Subscription, *, client: MailchimpClient) -> None:
         if found.found:
             subscription.mailchimp_email = found.email or address
             subscription.mailchimp_status = found.status
-            break
-    else:
-        subscription.mailchimp_email = ""
-        subscription.mailchimp_status = ""
+            subscription.mailchimp_unique_id = found.unique_id or \
+                subscription.mailchimp_unique_id
+            subscription.outcome_unknown = False
+            return None
+    find_moved(list_id, subscription.mailchimp_unique_id, address=subscription.email,
+               client=client)
+    if len(addresses) > 1 and subscription.unknown_at is not None:
+        window = float(_setting("SUBSCRIPTIONS_UNKNOWN_OUTCOME_SECONDS", 120))
+        until = subscription.unknown_at + timedelta(seconds=window)
+        if timezone.now() < until:
+            return until
+    subscription.mailchimp_email = ""
+    subscription.mailchimp_status = ""
     subscription.outcome_unknown = False
+    return None
 
 
 def send(plan: Plan, *, client: MailchimpClient, keep=None) -> Outcome:
@@ -324,11 +362,15 @@ def send(plan: Plan, *, client: MailchimpClient, keep=None) -> Outcome:
         moved = client.member_write(
             plan.list_id, MemberChange(email=plan.move_from, new_email=email)
         )
+        if not moved.found:
+            find_moved(plan.list_id, plan.unique_id, address=plan.move_from, client=client)
     if plan.change is None:
         # Only the move, or nothing: what Mailchimp answered to it (or nothing new to learn).
         return Outcome(result=moved or MemberResult(found=True, status=""))
     keep()
     result = client.member_write(plan.list_id, plan.change)
+    if not result.found and not moved:
+        find_moved(plan.list_id, plan.unique_id, address=plan.change.email, client=client)
     if result.found and result.status == consent.CLEANED and plan.new_consent and \
             plan.change.create:
         raise Refused(
@@ -420,6 +462,8 @@ def record_success(claim: Claim, plan: Plan, outcome: Outcome, *, push: Push) ->
     if plan.change is not None or plan.move_from:
         subscription.mailchimp_email = snapshot["email"] if result.found else ""
         subscription.mailchimp_status = result.status if result.found else ""
+        if result.found and result.unique_id:
+            subscription.mailchimp_unique_id = result.unique_id
     if subscription.unknown_at is not None and not subscription.opted_in:
         # A call that may still land (Mailchimp's slowest) could undo this unsubscribe.
         window = float(_setting("SUBSCRIPTIONS_UNKNOWN_OUTCOME_SECONDS", 120))
@@ -501,14 +545,51 @@ def record_failure(claim: Claim, error: Exception, *, push: Push | None,
 
 
 @transaction.atomic
-def release_held(claim: Claim, *, reason: str) -> None:
-    """Nothing was sent (pushes paused, Mailchimp not connected): wait, no attempt counted."""
+def release_held(claim: Claim, *, reason: str, until: datetime | None = None) -> None:
+    """Nothing was sent (pushes paused, Mailchimp not connected, a late call awaited): wait,
+    no attempt counted."""
     subscription = _locked(claim)
     if subscription is None:
         return
     outbox.release(subscription)
-    subscription.next_attempt_at = timezone.now() + timedelta(seconds=60)
+    subscription.next_attempt_at = until or timezone.now() + timedelta(seconds=60)
     subscription.failure_reason = reason
+    subscription.save()
+
+
+@transaction.atomic
+def record_moved(claim: Claim, moved: MovedInMailchimp, *, push: Push | None) -> None:
+    """The person changed their address in Mailchimp: the store follows them there (their
+    choice is not undone) and sends this version again, to the member where it is now."""
+    note = f"The person changed their address in Mailchimp to {moved.email}; sent there."
+    if push is not None:
+        push.state = Push.State.RETRY
+        push.last_error = note
+        push.finished_at = timezone.now()
+        push.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
+    subscription = _locked(claim)
+    if subscription is None:
+        return
+    outbox.release(subscription)
+    subscription.outcome_unknown = False
+    taken = Subscription.objects.filter(audience_id=subscription.audience_id,
+                                        email=moved.email).exclude(pk=subscription.pk)
+    if taken.exists():
+        # Another subscription of the store has that address: it speaks for that member.
+        outbox.failed(subscription)
+        subscription.state = Subscription.State.FAILED
+        subscription.failure_reason = (
+            f"The person changed their address in Mailchimp to {moved.email}, which has a "
+            "subscription of its own here."
+        )
+    else:
+        subscription.email = moved.email
+        subscription.mailchimp_email = moved.email
+        subscription.mailchimp_status = moved.status
+        subscription.next_attempt_at = timezone.now()
+        subscription.failure_reason = ""
+        subscription.state = Subscription.State.WAITING
+        enqueue_on_commit([subscription.pk])
     subscription.save()
 
 
@@ -554,14 +635,23 @@ def deliver_claimed(claim: Claim, *, client: MailchimpClient, removed=None,
     push = None
     try:
         if subscription.outcome_unknown:
-            read_remote(subscription, client=client)
+            until = read_remote(subscription, client=client)
+            if until is not None:
+                release_held(claim, until=until, reason=(
+                    "Waiting until an earlier call to Mailchimp can no longer land, so the "
+                    "address change makes no second contact."))
+                return
             Subscription.objects.filter(pk=subscription.pk, claim_token=claim.token).update(
                 outcome_unknown=False, mailchimp_email=subscription.mailchimp_email,
                 mailchimp_status=subscription.mailchimp_status,
+                mailchimp_unique_id=subscription.mailchimp_unique_id,
             )
         plan = build(subscription, removed=removed)
         push = push_open(claim, plan, channel=channel)
         outcome = send(plan, client=client, keep=keeper(claim))
+    except MovedInMailchimp as moved:
+        record_moved(claim, moved, push=push)
+        return
     except outbox.ClaimLost:
         # The lease lapsed (the sweeper freed it, and the next holder reads the member first).
         if push is not None:

@@ -176,6 +176,11 @@ class Subscription(DeliveryState):
     mailchimp_email = models.EmailField(
         "address Mailchimp knows", max_length=254, blank=True, default=""
     )
+    mailchimp_unique_id = models.CharField(
+        "Mailchimp's id of the member", max_length=20, blank=True, default="",
+        help_text="Mailchimp's unique_email_id: it finds the member after the person changed "
+                  "their address in Mailchimp.",
+    )
     mailchimp_status = models.CharField("status in Mailchimp", max_length=20, blank=True,
                                         default="")
     sent_consent = models.ForeignKey(

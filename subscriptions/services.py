@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, Q, When
 from django.utils import timezone
 
 from mailchimp_integration.models import Audience, Interest
@@ -281,10 +281,12 @@ def subscription_set_for_customer(
     offered = set(
         Audience.objects.filter(active=True, removed_at__isnull=True).values_list("pk", flat=True)
     )
+    # Their subscriptions by address; and, where the person changed their address in
+    # Mailchimp (the store followed them there), the one linked to their account.
     existing = {
         s.audience_id: s
-        for s in Subscription.objects.select_for_update().filter(email=email)
-        .select_related("audience")
+        for s in Subscription.objects.select_for_update().filter(Q(email=email) | Q(user=user))
+        .select_related("audience").order_by(Case(When(email=email, then=1), default=0))
     }
     actor = Actor.STAFF if source == Source.ADMIN else Actor.PERSON
     double_opt_in = selectors.news_settings_get().double_opt_in

@@ -174,7 +174,11 @@ def members_read(sandbox, request, list_id):
     if status and status not in {"subscribed", "unsubscribed", "cleaned", "pending",
                                  "transactional", "archived"}:
         raise invalid_resource(f"'{status}' is not a valid member status.")
-    members, total = page(sandbox.account.members_all(list_id, status=status), request.query)
+    listed = sandbox.account.members_all(list_id, status=status)
+    unique = request.query.get("unique_email_id")
+    if unique:  # the `mc_eid` of a member: it stays with them when their address changes
+        listed = [m for m in listed if m["unique_email_id"] == unique]
+    members, total = page(listed, request.query)
     return ApiResponse(200, {"list_id": list_id, "members": members, "total_items": total,
                              "_links": self_link(f"/lists/{list_id}/members")})
 

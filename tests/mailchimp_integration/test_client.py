@@ -185,3 +185,18 @@ def test_never_more_than_ten_calls_at_once_from_one_process(connected, settings)
     stats = connected.stats()
     assert stats["peak_in_flight"] == 10
     assert stats["refused"] == 0
+
+
+def test_a_member_is_found_by_its_unique_email_id_after_the_person_changed_address(connected):
+    list_id = connected.create_list("Movers")
+    connected.subscribe(list_id, "old@example.com")
+    client = sandbox_client(connected)
+    before = client.member_read(list_id, "old@example.com")
+    assert before.found and before.unique_id
+    connected.change_email(list_id, "old@example.com", "new@example.com")
+    assert not client.member_read(list_id, "old@example.com").found
+    found = client.member_find(list_id, before.unique_id)
+    assert (found.found, found.email, found.unique_id) == (True, "new@example.com",
+                                                           before.unique_id)
+    assert not client.member_find(list_id, "0000000000").found
+    assert "unique_email_id=" in connected.requests()[-1]
