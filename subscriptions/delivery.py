@@ -367,6 +367,10 @@ def send(plan: Plan, *, client: MailchimpClient, keep=None) -> Outcome:
     if plan.change is None:
         # Only the move, or nothing: what Mailchimp answered to it (or nothing new to learn).
         return Outcome(result=moved or MemberResult(found=True, status=""))
+    if plan.change.create and plan.unique_id and not plan.move_from:
+        # A new consent for a member Mailchimp had: if the person moved it to another
+        # address there, a PUT here would make them a second contact.
+        find_moved(plan.list_id, plan.unique_id, address=plan.change.email, client=client)
     keep()
     result = client.member_write(plan.list_id, plan.change)
     if not result.found and not moved:

@@ -1135,3 +1135,28 @@ def test_a_new_consent_restates_the_persons_permissions_on_a_member_made_afresh(
     drain()
     again = member(account, news_list, "gdpr@example.com")
     assert {p["text"] for p in again["marketing_permissions"] if p["enabled"]} == {"Email"}
+
+
+def test_a_new_signup_follows_a_person_who_changed_their_address_in_mailchimp(
+        account, news_list, broker_off):
+    """Found by the bench (seed 101, second run). The person moved their member to another
+    address in Mailchimp, then signed up again in the store with the old one: the PUT created
+    the old address as a second contact beside the one they moved."""
+    from .helpers import drain, members
+
+    def footer():
+        services.subscription_subscribe(email="ann@example.com", use_defaults=True,
+                                        source=Source.FOOTER, consent_text="Sign me up")
+
+    footer()
+    drain()
+    account.change_email(news_list.mailchimp_id, "ann@example.com", "ann.work@example.com")
+    # They leave and come back in the store before anything is sent: one new consent to send.
+    services.subscription_unsubscribe(subscription_id=Subscription.objects.get().pk,
+                                      source=Source.ACCOUNT)
+    footer()
+    drain()
+    contacts = sorted(m["email_address"] for m in members(account, news_list)
+                      if m["status"] in ("subscribed", "pending", "transactional"))
+    assert contacts == ["ann.work@example.com"], contacts
+    assert Subscription.objects.get().email == "ann.work@example.com"
