@@ -243,10 +243,14 @@ def build(subscription: Subscription, *, removed: set[str] | None = None) -> Pla
     if not subscription.opted_in and (event is None or event.action != ConsentEvent.Action.CONTACT):
         plan.tags = []
         plan.snapshot["tags"] = sorted(subscription.sent_tags or [])
-        plan.snapshot["marketing_permissions"] = dict(sent_permissions)
+        # Permissions the person withdrew go out with it; none is ever given here.
+        withdrawn = {pid: False for pid, enabled in permissions.items() if not enabled}
+        plan.snapshot["marketing_permissions"] = {**sent_permissions, **withdrawn}
+        if withdrawn:
+            details["marketing_permissions"] = withdrawn
         if consent.unsubscribe_needed(subscription):
             plan.change = MemberChange(email=subscription.email, status="unsubscribed", **details)
-        elif interests or merge_fields:
+        elif interests or merge_fields or withdrawn:
             plan.change = MemberChange(email=subscription.email, **details)
         return plan
     refusal = consent.may_send(subscription)

@@ -371,8 +371,11 @@ class ConsentMachine(RuleBasedStateMachine):
             return
         old_key = (list_id, member["id"])
         new_key = (list_id, member_hash(new))
+        # The new address hosts this member now, not whoever left it before (an address can
+        # be moved away from, then moved into by another person).
+        self.moved_to.pop(new_key, None)
         self.moved_to[old_key] = new_key
-        self.owners[new_key] |= self.owners[old_key]
+        self.owners[new_key] = set(self.owners[old_key])
         self._person(list_id, member["email_address"], "moved away")
         self._person(list_id, new, "moved in")
         self.account.change_email(list_id, member["email_address"], new)
@@ -809,9 +812,12 @@ class ConsentMachine(RuleBasedStateMachine):
                 for p in member.get("marketing_permissions", [])}
         name = f"{subscription.email} on {subscription.audience.name}"
         for pid, wanted in (subscription.marketing_permissions or {}).items():
+            if wanted and not subscription.opted_in:
+                continue  # given, then they left the list: never enabled for someone who left
             if held.get(pid, False) != wanted:
+                key = (subscription.audience.mailchimp_id, member_hash(subscription.email))
                 raise Violation(f"{name}: permission {pid} is {held.get(pid)} in Mailchimp; "
-                                f"the person said {wanted}")
+                                f"the person said {wanted}\n{self._history(key)}")
         given = {p["id"] for event in subscription.consent_events.all()
                  for p in event.marketing_permissions if p["enabled"]}
         for pid, enabled in held.items():
