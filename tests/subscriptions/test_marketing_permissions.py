@@ -228,3 +228,30 @@ def test_the_lists_page_says_which_permissions_customers_see(account, gdpr_list,
                                                            admin_client):
     page = admin_client.get("/admin/mailchimp_integration/audience/").content.decode()
     assert "GDPR marketing permissions, shown to customers unticked: Email · Direct Mail" in page
+
+
+def test_a_permission_withdrawn_just_before_leaving_the_list_is_withdrawn_in_mailchimp(
+    account, gdpr_list
+):
+    customer = CustomerFactory(email="leaver@example.com")
+    email_id = permission_id(gdpr_list, "Email")
+
+    def shown(ticked):
+        return {gdpr_list.pk: [{**p, "enabled": p["text"] in ticked}
+                               for p in gdpr_list.marketing_permissions]}
+
+    services.subscription_set_for_customer(user=customer, choices={gdpr_list.pk: []},
+                                           source=Source.ACCOUNT, permissions=shown({"Email"}))
+    drain()
+    assert enabled(account, gdpr_list, "leaver@example.com") == {"Email"}
+    # They untick it on their page, then leave the list, before anything was sent.
+    services.subscription_set_for_customer(user=customer, choices={gdpr_list.pk: []},
+                                           source=Source.ACCOUNT, permissions=shown(set()))
+    services.subscription_set_for_customer(user=customer, choices={}, source=Source.ACCOUNT)
+    drain()
+    got = member(account, gdpr_list, "leaver@example.com")
+    assert got["status"] == "unsubscribed"
+    assert enabled(account, gdpr_list, "leaver@example.com") == set()
+    [last] = writes(account, "leaver@example.com")[-1:]
+    assert last["body"]["marketing_permissions"] == [
+        {"marketing_permission_id": email_id, "enabled": False}]
