@@ -374,6 +374,9 @@ class ConsentMachine(RuleBasedStateMachine):
         # The new address hosts this member now, not whoever left it before (an address can
         # be moved away from, then moved into by another person).
         self.moved_to.pop(new_key, None)
+        for earlier, to in list(self.moved_to.items()):
+            if to == old_key:  # where this member was before: it is at the new address now
+                self.moved_to[earlier] = new_key
         self.moved_to[old_key] = new_key
         self.owners[new_key] = set(self.owners[old_key])
         self._person(list_id, member["email_address"], "moved away")
