@@ -7,7 +7,6 @@ a task follows until Mailchimp has run it.
 """
 from __future__ import annotations
 
-import json
 import time
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -40,6 +39,7 @@ from .delivery import (
     record_failure,
     record_success,
     removed_interest_ids,
+    tag_operation,
     time_limit_error,
 )
 from .models import Push, Subscription
@@ -115,7 +115,7 @@ def _drain_chunk(claims: list[Claim], *, client, removed, stats, tag_operations)
                              tag_operations=tag_operations)
     for item in single:
         stats["single"] += 1
-        deliver_claimed(item, client=client, removed=removed)
+        deliver_claimed(item, client=client, removed=removed, tag_operations=tag_operations)
     return healthy
 
 
@@ -163,12 +163,9 @@ def _bulk_send(bulk: list[tuple[Claim, Plan]], *, client, stats, single: list,
         stats["created"] += 1
         outcome = Outcome(result=result)
         if plan.tags:
-            tag_operations.append({
-                "method": "POST",
-                "path": f"/lists/{list_id}/members/{client.subscriber_hash(email)}/tags",
-                "operation_id": f"push-{push.pk}",
-                "body": json.dumps({"tags": [{"name": t, "status": "active"} for t in plan.tags]}),
-            })
+            tag_operations.append(
+                tag_operation(client, list_id, email, plan.tags, push_id=push.pk)
+            )
         record_success(item, plan, outcome, push=push)
     return True
 

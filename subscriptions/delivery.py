@@ -9,6 +9,7 @@ Mailchimp's batch subscribe is only a faster way to create new members.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -349,11 +350,12 @@ def read_remote(subscription: Subscription, *, client: MailchimpClient) -> datet
     return None
 
 
-def send(plan: Plan, *, client: MailchimpClient, keep=None) -> Outcome:
+def send(plan: Plan, *, client: MailchimpClient, keep=None, tag_batch=None) -> Outcome:
     """The calls of one plan; raises MailchimpError (or Refused) when one fails.
 
     `keep()` runs before each write: it renews this worker's claim, and raises
-    `outbox.ClaimLost` when the claim lapsed (nothing more is sent then).
+    `outbox.ClaimLost` when the claim lapsed (nothing more is sent then). `tag_batch(email,
+    tags)`, in a drain, takes the source tags into the drain's one `/batches` call.
     """
     if plan.fail_reason:
         raise Refused(plan.fail_reason)
@@ -393,7 +395,11 @@ def send(plan: Plan, *, client: MailchimpClient, keep=None) -> Outcome:
         keep()
         result = client.member_write(plan.list_id, MemberChange(email=email, status=follow))
     outcome = Outcome(result=result)
-    if result.found and plan.tags:
+    if result.found and plan.tags and result.status not in TAGGED_STATUSES_OK:
+        outcome.tags_applied = False  # nobody who left is tagged; it goes with a new consent
+    elif result.found and plan.tags and tag_batch is not None:
+        tag_batch(email, plan.tags)
+    elif result.found and plan.tags:
         keep()
         try:
             client.member_tags_add(plan.list_id, email, plan.tags)
@@ -402,6 +408,21 @@ def send(plan: Plan, *, client: MailchimpClient, keep=None) -> Outcome:
             outcome.note = f"{TAG_NOT_APPLIED}{mailchimp_words(error)}"
             outcome.tags_applied = False
     return outcome
+
+
+# Members the store tags with the source of their consent (not those who left, or bounced).
+TAGGED_STATUSES_OK = frozenset({"subscribed", "pending", "transactional"})
+
+
+def tag_operation(client: MailchimpClient, list_id: str, email: str, tags: list[str], *,
+                  push_id: int) -> dict:
+    """One operation of a `/batches` call adding source tags (its id names the attempt)."""
+    return {
+        "method": "POST",
+        "path": f"/lists/{list_id}/members/{client.subscriber_hash(email)}/tags",
+        "operation_id": f"push-{push_id}",
+        "body": json.dumps({"tags": [{"name": t, "status": "active"} for t in tags]}),
+    }
 
 
 def mailchimp_words(error: MailchimpError) -> str:
@@ -637,10 +658,16 @@ def time_limit_error() -> MailchimpUnreachable:
 
 
 def deliver_claimed(claim: Claim, *, client: MailchimpClient, removed=None,
-                    channel: str = "member") -> None:
-    """Build, send and record one claimed subscription."""
+                    channel: str = "member", tag_operations: list | None = None) -> None:
+    """Build, send and record one claimed subscription (its source tags into
+    `tag_operations`, a drain's `/batches` call, when given)."""
     subscription = claim.subscription
     push = None
+    tag_batch = None
+    if tag_operations is not None:
+        def tag_batch(email: str, tags: list[str]) -> None:
+            tag_operations.append(tag_operation(
+                client, subscription.audience.mailchimp_id, email, tags, push_id=push.pk))
     try:
         if subscription.outcome_unknown:
             until = read_remote(subscription, client=client)
@@ -656,7 +683,7 @@ def deliver_claimed(claim: Claim, *, client: MailchimpClient, removed=None,
             )
         plan = build(subscription, removed=removed)
         push = push_open(claim, plan, channel=channel)
-        outcome = send(plan, client=client, keep=keeper(claim))
+        outcome = send(plan, client=client, keep=keeper(claim), tag_batch=tag_batch)
     except MovedInMailchimp as moved:
         record_moved(claim, moved, push=push)
         return

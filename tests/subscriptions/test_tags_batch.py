@@ -84,3 +84,29 @@ def test_the_task_asks_again_until_the_batch_has_run(account, monkeypatch):
         tasks.push_tags_check("b1")
     tasks.push_tags_check("b1")
     assert len(retried) == 1 and retried[0]["countdown"] > 0
+
+
+def test_a_drain_tags_members_sent_singly_in_its_batch_and_never_tags_who_left(
+    broker_off, account, news_list
+):
+    """Found by bench/subscriptions.py (the backlog with 1% unsubscribed in Mailchimp took a
+    tags call of its own for each of them): members Mailchimp already has are sent singly,
+    their tags join the drain's one `/batches` call, and an unsubscribed member gets none."""
+    from .helpers import requests_log
+
+    customers = CustomerFactory.create_batch(4)
+    account.subscribe(news_list.mailchimp_id, customers[0].email)  # there already
+    account.subscribe(news_list.mailchimp_id, customers[1].email)
+    account.unsubscribe(news_list.mailchimp_id, customers[1].email)  # left, in Mailchimp
+    account.clear_requests()
+    services.subscriptions_subscribe_users(
+        user_ids=[c.pk for c in customers], audience_ids=[news_list.pk])
+    stats = bulk.drain()
+    assert (stats["created"], stats["single"]) == (2, 2)
+    batch_checked(broker_off)
+    assert not [r for r in requests_log(account) if r["path"].endswith("/tags")]
+    tags = {c.email: [t["name"] for t in member(account, news_list, c.email)["tags"]]
+            for c in customers}
+    assert tags == {customers[0].email: ["admin_bulk"], customers[1].email: [],
+                    customers[2].email: ["admin_bulk"], customers[3].email: ["admin_bulk"]}
+    assert member(account, news_list, customers[1].email)["status"] == "unsubscribed"
