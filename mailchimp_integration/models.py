@@ -213,3 +213,43 @@ class SyncRun(models.Model):
             f"{count_of(self.interests, 'group', 'groups')}: {self.created} created, "
             f"{self.updated} updated, {self.removed} removed."
         )
+
+
+class WebhookEndpoint(models.Model):
+    """The store's webhook URL for one audience: `/mailchimp/webhooks/<pk>/<secret>/`.
+
+    Only the secret's SHA-256 is kept; a new secret (a new URL) is made when the webhook is
+    registered with Mailchimp.
+    """
+
+    audience = models.OneToOneField(Audience, on_delete=models.CASCADE,
+                                    related_name="webhook_endpoint")
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_event_at = models.DateTimeField("last event received", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return f"Webhook of {self.audience}"
+
+
+class WebhookEvent(models.Model):
+    """One event Mailchimp posted, stored as it came (the evidence), before it is applied."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE,
+                                 related_name="events")
+    type = models.CharField(max_length=20)
+    fired_at = models.CharField("fired at (Mailchimp's words)", max_length=40, blank=True)
+    data = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.TextField(blank=True, default="")
+
+    class Meta:
+        verbose_name = "webhook event"
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.type} at {self.fired_at or self.received_at}"

@@ -1,9 +1,33 @@
-"""Who sent a request: the customer's IP address, seen through the store's own proxies."""
+"""Who sent a request (the customer's IP address, seen through the store's own proxies), and
+how often: a per-key counter for rate limits."""
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 from ipware import get_client_ip
+
+logger = logging.getLogger(__name__)
+
+
+def over_rate_limit(key: str, *, limit: int, window: int) -> bool:
+    """Count one more hit for `key` in Django's cache: True past `limit` per `window` seconds.
+
+    A cache that is down limits nothing (it must never lose a customer's signup).
+    """
+    try:
+        cache.add(key, 0, timeout=window)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window)
+            count = 1
+    except Exception:  # noqa: BLE001
+        logger.warning("Rate limit unavailable for %s; letting it through", key, exc_info=True)
+        return False
+    return count > limit
 
 
 def client_ip(request: HttpRequest) -> str | None:

@@ -339,6 +339,8 @@ MAILCHIMP_CONNECTION_LOCK_URL = os.environ.get("MAILCHIMP_CONNECTION_LOCK_URL", 
 MAILCHIMP_RETRY_ATTEMPTS = int(os.environ.get("MAILCHIMP_RETRY_ATTEMPTS", "5"))
 MAILCHIMP_RETRY_MAX_WAIT = float(os.environ.get("MAILCHIMP_RETRY_MAX_WAIT", "30"))
 MAILCHIMP_SYNC_INTERVAL_MINUTES = int(os.environ.get("MAILCHIMP_SYNC_INTERVAL_MINUTES", "60"))
+# Webhook POSTs with a wrong secret answered 404 per IP per hour; past it, 429.
+MAILCHIMP_WEBHOOK_REFUSALS_LIMIT = int(os.environ.get("MAILCHIMP_WEBHOOK_REFUSALS_LIMIT", "20"))
 CELERY_BEAT_SCHEDULE["mailchimp-sync-lists"] = {
     "task": "mailchimp_integration.sync_lists_scheduled",
     "schedule": MAILCHIMP_SYNC_INTERVAL_MINUTES * 60.0,

@@ -11,6 +11,7 @@ urlpatterns = [
     path("cart/", include("shop.cart.urls")),
     path("checkout/", include("shop.checkout.urls")),
     path("newsletter/", include("subscriptions.urls")),
+    path("mailchimp/", include("mailchimp_integration.urls")),
     path("", include("shop.catalogue.urls")),
 ]
 

@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from shop.http import client_ip
+from shop.http import client_ip, over_rate_limit
 
 from . import selectors, services
 from .forms import CustomerListsForm, FooterSignupForm, news_asked, news_choice_from
@@ -33,20 +32,11 @@ def _back(request, fallback: str = "/") -> str:
 
 def _over_rate_limit(ip: str | None) -> bool:
     """At most SUBSCRIPTIONS_FOOTER_RATE_LIMIT signups per IP per window (Django's cache)."""
-    limit = int(getattr(settings, "SUBSCRIPTIONS_FOOTER_RATE_LIMIT", 10))
-    window = int(getattr(settings, "SUBSCRIPTIONS_FOOTER_RATE_WINDOW", 3600))
-    key = f"subscriptions:footer:{ip or 'unknown'}"
-    try:
-        cache.add(key, 0, timeout=window)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=window)
-            count = 1
-    except Exception:  # noqa: BLE001 - a cache that is down must not lose a customer's signup
-        logger.warning("Footer rate limit unavailable; letting the signup through", exc_info=True)
-        return False
-    return count > limit
+    return over_rate_limit(
+        f"subscriptions:footer:{ip or 'unknown'}",
+        limit=int(getattr(settings, "SUBSCRIPTIONS_FOOTER_RATE_LIMIT", 10)),
+        window=int(getattr(settings, "SUBSCRIPTIONS_FOOTER_RATE_WINDOW", 3600)),
+    )
 
 
 @require_POST

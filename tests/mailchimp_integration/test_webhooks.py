@@ -1,0 +1,116 @@
+"""Mailchimp's webhooks, the receiving end: one URL per audience with a secret only its hash
+of is kept; Mailchimp's GET check; each event stored as it came, at once; a wrong secret
+refused with nothing stored. Through Django's client, and from the sandbox over HTTP."""
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from mailchimp_integration import webhooks
+from mailchimp_integration.models import Audience, WebhookEndpoint, WebhookEvent
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.django_db
+
+UNSUBSCRIBE = {
+    "type": "unsubscribe", "fired_at": "2026-12-04 10:11:12",
+    "data[action]": "unsub", "data[reason]": "manual", "data[id]": "8a25ff1d98",
+    "data[list_id]": "a6b5da1054", "data[email]": "ann@example.com",
+    "data[email_type]": "html", "data[merges][EMAIL]": "ann@example.com",
+    "data[merges][FNAME]": "Ann", "data[merges][INTERESTS]": "Offers, Recipes",
+    "data[ip_opt]": "203.0.113.7",
+}
+
+
+@pytest.fixture
+def endpoint():
+    audience = Audience.objects.create(mailchimp_id="a6b5da1054", name="Newsletter",
+                                       last_seen_at=timezone.now())
+    return webhooks.endpoint_secret_new(audience=audience)
+
+
+def test_the_url_answers_mailchimps_check_only_with_its_secret(client, endpoint):
+    hook, secret = endpoint
+    assert client.get(webhooks.endpoint_path(hook, secret)).status_code == 200
+    assert client.get(webhooks.endpoint_path(hook, secret + "x")).status_code == 404
+    assert client.get(f"/mailchimp/webhooks/{hook.pk + 1}/{secret}/").status_code == 404
+    # Only the secret's hash is kept.
+    assert secret not in WebhookEndpoint.objects.get().secret_hash
+
+
+def test_an_event_is_stored_as_it_came_without_a_csrf_token(endpoint):
+    hook, secret = endpoint
+    response = Client(enforce_csrf_checks=True).post(webhooks.endpoint_path(hook, secret),
+                                                     UNSUBSCRIBE)
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get()
+    assert (event.type, event.fired_at) == ("unsubscribe", "2026-12-04 10:11:12")
+    assert event.data["merges"] == {"EMAIL": "ann@example.com", "FNAME": "Ann",
+                                    "INTERESTS": "Offers, Recipes"}
+    assert event.data["email"] == "ann@example.com" and event.data["action"] == "unsub"
+    assert event.applied_at is None
+    hook.refresh_from_db()
+    assert hook.last_event_at is not None
+
+
+def test_a_wrong_secret_is_refused_nothing_stored_and_repeated_tries_are_limited(
+    client, endpoint, settings, monkeypatch
+):
+    import logging
+
+    from mailchimp_integration import views
+
+    # Its own handler and level: `sync_lists`, run by earlier tests, quiets the integration's
+    # loggers below ERROR for the rest of the process.
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = logged.append
+    monkeypatch.setattr(views.logger, "disabled", False)
+    views.logger.setLevel(logging.WARNING)  # setLevel, not .level: it clears the level cache
+    views.logger.addHandler(handler)
+    hook, secret = endpoint
+    settings.MAILCHIMP_WEBHOOK_REFUSALS_LIMIT = 3
+    statuses = [client.post(webhooks.endpoint_path(hook, "guess"), UNSUBSCRIBE,
+                            REMOTE_ADDR="198.51.100.9").status_code for _ in range(5)]
+    assert statuses == [404, 404, 404, 429, 429]
+    assert WebhookEvent.objects.count() == 0
+    views.logger.removeHandler(handler)
+    views.logger.setLevel(logging.NOTSET)
+    assert len(logged) == 5 and "webhook refused" in logged[0].getMessage()
+    # Mailchimp itself, with the right secret, is not held back by someone else's guesses.
+    assert client.post(webhooks.endpoint_path(hook, secret), UNSUBSCRIBE).status_code == 200
+
+
+def test_a_new_secret_retires_the_old_url(client, endpoint):
+    hook, old = endpoint
+    hook, new = webhooks.endpoint_secret_new(audience=hook.audience)
+    assert client.get(webhooks.endpoint_path(hook, old)).status_code == 404
+    assert client.get(webhooks.endpoint_path(hook, new)).status_code == 200
+    assert WebhookEndpoint.objects.count() == 1
+
+
+def test_a_body_that_is_no_mailchimp_event_is_refused(client, endpoint):
+    hook, secret = endpoint
+    response = client.post(webhooks.endpoint_path(hook, secret), {"type": "hello"})
+    assert response.status_code == 400 and WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sandbox_delivers_a_persons_unsubscribe_to_the_store(live_server, connected):
+    from tests.subscriptions.helpers import api
+
+    list_id = connected.create_list("Webhooked")
+    audience = Audience.objects.create(mailchimp_id=list_id, name="Webhooked",
+                                       last_seen_at=timezone.now())
+    hook, secret = webhooks.endpoint_secret_new(audience=audience)
+    url = live_server.url + webhooks.endpoint_path(hook, secret)
+    created = api(connected, "POST", f"/lists/{list_id}/webhooks", json={
+        "url": url, "events": {"unsubscribe": True, "subscribe": True},
+        "sources": {"user": True, "admin": True, "api": False}})
+    assert created.status_code == 200, created.text
+    connected.subscribe(list_id, "person@example.com")
+    connected.unsubscribe(list_id, "person@example.com")
+    connected.webhook_deliveries(wait=True)
+    events = wait_for(lambda: list(WebhookEvent.objects.order_by("pk")), timeout=10)
+    assert [e.type for e in events] == ["subscribe", "unsubscribe"]
+    assert events[1].data["email"] == "person@example.com"
+    assert events[1].endpoint_id == hook.pk
