@@ -153,7 +153,7 @@ def unsubscribe_needed(subscription: Subscription) -> bool:
 
 def may_send(subscription: Subscription) -> str:
     """"" when the store may write this member, else the reason it may not (rule 2)."""
-    if subscription.mailchimp_status == CLEANED and subscription.opted_in:
+    if subscription.mailchimp_status == CLEANED:  # an opt-in, or staff adding a contact
         return (
             "Mailchimp cleaned this address (its emails bounced); the store never sends a "
             "cleaned address again."

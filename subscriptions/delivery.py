@@ -249,6 +249,8 @@ def build(subscription: Subscription, *, removed: set[str] | None = None) -> Pla
         plan.snapshot["marketing_permissions"] = {**sent_permissions, **withdrawn}
         if withdrawn:
             details["marketing_permissions"] = withdrawn
+        if subscription.mailchimp_status == consent.CLEANED:
+            return plan  # a cleaned address is never written to again, nor mailed
         if consent.unsubscribe_needed(subscription):
             plan.change = MemberChange(email=subscription.email, status="unsubscribed", **details)
         elif interests or merge_fields or withdrawn:

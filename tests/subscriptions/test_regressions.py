@@ -458,3 +458,20 @@ def test_a_drain_past_its_time_takes_no_new_chunk_and_queues_the_next_drain(
         stats = bulk.drain(seconds=0)
     assert stats["bulk_calls"] == 0 and queued.call_count == 1
     assert not Subscription.objects.exclude(claim_token="").exists()
+
+
+def test_a_cleaned_address_is_not_added_back_as_a_contact_nor_patched(account, news_list):
+    """Found by the invariants bench (seed 201): a contact staff added was PUT (status_if_new
+    transactional) to an address the store had meanwhile learnt Mailchimp cleaned; and an
+    opted-out member the store knows is cleaned got group PATCHes."""
+    customer = CustomerFactory(email="bounced@example.com")
+    account.subscribe(news_list.mailchimp_id, "bounced@example.com")
+    account.clean(news_list.mailchimp_id, "bounced@example.com")
+    services.subscriptions_subscribe_users(user_ids=[customer.pk], audience_ids=[news_list.pk],
+                                           as_contacts=True)
+    Subscription.objects.update(mailchimp_status="cleaned")  # learnt before the push went
+    account.clear_requests()
+    [push] = drain()
+    assert writes(account) == []
+    assert push.state == Push.State.FAILED and "cleaned" in push.last_error
+    assert member(account, news_list, "bounced@example.com")["status"] == "cleaned"
