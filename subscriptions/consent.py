@@ -151,9 +151,30 @@ def unsubscribe_needed(subscription: Subscription) -> bool:
     )
 
 
+def bounced(subscription: Subscription) -> bool:
+    """Mailchimp cleaned this address on this audience, with whichever subscription it was."""
+    from .models import BouncedAddress
+
+    if subscription.audience_id is None or not subscription.email:
+        return False
+    return BouncedAddress.objects.filter(audience_id=subscription.audience_id,
+                                         email=subscription.email).exists()
+
+
+def bounced_record(*, audience_id: int, emails) -> None:
+    """Remember addresses Mailchimp answered as cleaned (idempotent)."""
+    from .models import BouncedAddress
+
+    BouncedAddress.objects.bulk_create(
+        [BouncedAddress(audience_id=audience_id, email=e.strip().lower()) for e in emails if e],
+        ignore_conflicts=True,
+    )
+
+
 def may_send(subscription: Subscription) -> str:
     """"" when the store may write this member, else the reason it may not (rule 2)."""
-    if subscription.mailchimp_status == CLEANED:  # an opt-in, or staff adding a contact
+    if subscription.mailchimp_status == CLEANED or bounced(subscription):
+        # An opt-in, or staff adding a contact, to an address that bounced.
         return (
             "Mailchimp cleaned this address (its emails bounced); the store never sends a "
             "cleaned address again."

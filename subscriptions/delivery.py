@@ -490,6 +490,10 @@ def record_success(claim: Claim, plan: Plan, outcome: Outcome, *, push: Push) ->
     subscription.sent_marketing_permissions = snapshot["marketing_permissions"]
     tags = snapshot["tags"] if outcome.tags_applied else subscription.sent_tags
     subscription.sent_tags = tags
+    if result.found and result.status == consent.CLEANED:
+        # The bounce was at the address the member had: the old one too, after a move.
+        consent.bounced_record(audience_id=subscription.audience_id,
+                               emails=[snapshot["email"], plan.move_from])
     if plan.change is not None or plan.move_from:
         subscription.mailchimp_email = snapshot["email"] if result.found else ""
         subscription.mailchimp_status = result.status if result.found else ""
@@ -540,6 +544,9 @@ def record_failure(claim: Claim, error: Exception, *, push: Push | None,
         return
     subscription.failure_reason = reason
     if isinstance(error, Refused) and error.remote_status:
+        if error.remote_status == consent.CLEANED:
+            consent.bounced_record(audience_id=subscription.audience_id,
+                                   emails=[error.remote_email])
         subscription.mailchimp_status = error.remote_status
         subscription.mailchimp_email = error.remote_email
     if transient:

@@ -283,3 +283,22 @@ class Push(models.Model):
 
     def __str__(self) -> str:
         return f"Attempt #{self.pk} ({self.get_state_display()})"
+
+
+class BouncedAddress(models.Model):
+    """An address Mailchimp cleaned on an audience (its emails bounced): never sent again,
+    whichever subscription of the store it comes back with."""
+
+    audience = models.ForeignKey("mailchimp_integration.Audience", on_delete=models.CASCADE,
+                                 related_name="+")
+    email = models.EmailField(max_length=254)
+    learnt_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "bounced address"
+        verbose_name_plural = "bounced addresses"
+        constraints = [models.UniqueConstraint(fields=["audience", "email"],
+                                               name="bounced_address_once_per_audience")]
+
+    def __str__(self) -> str:
+        return self.email

@@ -451,6 +451,10 @@ def _bulk_plan(*, user_ids, audience_ids):
             action__in=[Action.OPT_OUT, Action.CLEANED],
         ).order_by("at").values_list("subscription_id", "action")
     )
+    from .models import BouncedAddress
+
+    bounced = set(BouncedAddress.objects.filter(audience__in=audiences, email__in=emails)
+                  .values_list("audience_id", "email"))
     result, todo = BulkAddResult(), []
     for audience in audiences:
         seen = set()
@@ -461,7 +465,7 @@ def _bulk_plan(*, user_ids, audience_ids):
                 continue
             seen.add(email)
             subscription = existing.get((audience.pk, email))
-            if subscription is not None and (
+            if (audience.pk, email) in bounced or subscription is not None and (
                 subscription.mailchimp_status == consent.CLEANED
                 or left.get(subscription.pk) == Action.CLEANED
             ):

@@ -475,3 +475,31 @@ def test_a_cleaned_address_is_not_added_back_as_a_contact_nor_patched(account, n
     assert writes(account) == []
     assert push.state == Push.State.FAILED and "cleaned" in push.last_error
     assert member(account, news_list, "bounced@example.com")["status"] == "cleaned"
+
+
+def test_an_address_that_bounced_stays_bounced_after_its_member_moved_away(account, news_list):
+    """Found by the invariants bench (seed 201). A customer's address bounced (cleaned in
+    Mailchimp); staff then changed the customer's address, which moved the cleaned member
+    away; then another customer with the bounced address was added as a contact, and the
+    store PUT the bounced address again. The store now remembers bounced addresses per list."""
+    first = CustomerFactory(email="ann.new@example.com")
+    services.subscription_set_for_customer(user=first, choices={news_list.pk: []},
+                                           source=Source.ACCOUNT)
+    drain()
+    account.clean(news_list.mailchimp_id, "ann.new@example.com")
+    first.email = "dee@example.com"
+    first.save(update_fields=["email"])
+    services.subscription_email_change(user=first, old_email="ann.new@example.com",
+                                       new_email="dee@example.com")
+    drain()  # the move goes out blind; its answer says cleaned
+    second = CustomerFactory(email="ann.new@example.com")
+    account.clear_requests()
+    result = services.subscriptions_subscribe_users(
+        user_ids=[second.pk], audience_ids=[news_list.pk], as_contacts=True)
+    assert (result.added, result.bounced) == (0, 1)
+    services.subscription_subscribe(email="ann.new@example.com", use_defaults=True,
+                                    source=Source.FOOTER, consent_text="Sign me up")
+    pushes = drain()
+    assert writes(account) == []
+    assert [p.state for p in pushes] == [Push.State.FAILED]
+    assert "cleaned" in pushes[0].last_error
