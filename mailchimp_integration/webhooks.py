@@ -43,7 +43,7 @@ def endpoint_path(endpoint: WebhookEndpoint, secret: str) -> str:
 
 def endpoint_for(*, endpoint_id: int, secret: str) -> WebhookEndpoint | None:
     """The endpoint if `secret` is its secret (compared in constant time), else None."""
-    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).select_related("audience").first()
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
     expected = endpoint.secret_hash if endpoint is not None else _hash("")
     matches = hmac.compare_digest(expected, _hash(secret))
     return endpoint if endpoint is not None and matches else None

@@ -23,6 +23,7 @@ from mailchimp_integration.exceptions import (
 )
 from mailchimp_integration.services import mailchimp_client_build
 
+from . import consent
 from .delivery import (
     DRAIN_QUEUED_KEY,
     TAG_NOT_APPLIED,
@@ -35,6 +36,7 @@ from .delivery import (
     deliver_claimed,
     due_filter,
     mailchimp_words,
+    push_finish,
     push_open,
     record_failure,
     record_success,
@@ -100,11 +102,15 @@ def drain(*, seconds: float | None = None) -> dict:
 
 def _drain_chunk(claims: list[Claim], *, client, removed, stats, tag_operations) -> bool:
     bulk, single = [], []
+    # Bounced addresses of the chunk, in one query rather than one per member.
+    bounced = consent.bounced_among(audience_id=claims[0].subscription.audience_id,
+                                    emails=[item.subscription.email for item in claims])
     for item in claims:
         if item.subscription.outcome_unknown:
             single.append(item)
             continue
-        plan = build(item.subscription, removed=removed)
+        plan = build(item.subscription, removed=removed,
+                     is_bounced=item.subscription.email in bounced)
         if plan.bulk_ok:
             bulk.append((item, plan))
         else:
@@ -145,10 +151,7 @@ def _bulk_send(bulk: list[tuple[Claim, Plan]], *, client, stats, single: list,
         error = answer.errors.get(email)
         if isinstance(error, MailchimpMemberExists):
             # Mailchimp has them already: the single path updates without restating status.
-            push.state = Push.State.RETRY
-            push.last_error = "Already in Mailchimp: sent on its own"
-            push.finished_at = timezone.now()
-            push.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
+            push_finish(push, state=Push.State.RETRY, note="Already in Mailchimp: sent on its own")
             item.subscription.mailchimp_email = email
             single.append(item)
             continue

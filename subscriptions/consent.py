@@ -23,6 +23,8 @@ Actor = ConsentEvent.Actor
 # Mailchimp statuses the API may not move to subscribed: only the person re-opens them.
 LOCKED_STATUSES = frozenset({"unsubscribed", "archived"})
 CLEANED = "cleaned"
+# Mailchimp statuses of someone on the list (they get mail, or a confirmation, or are a contact).
+HELD_IN_STATUSES = frozenset({"subscribed", "pending", "transactional"})
 # Sources whose opt-in adds people without changing an existing member's status.
 BULK_SOURCES = frozenset({Source.ADMIN_BULK})
 
@@ -146,9 +148,7 @@ def unsubscribe_needed(subscription: Subscription) -> bool:
         return False
     if subscription.mailchimp_status == CLEANED:
         return False  # never mailed again anyway, and never written to
-    return consent_is_new(subscription) or subscription.mailchimp_status in (
-        "subscribed", "pending", "transactional"
-    )
+    return consent_is_new(subscription) or subscription.mailchimp_status in HELD_IN_STATUSES
 
 
 def bounced(subscription: Subscription) -> bool:
@@ -161,6 +161,14 @@ def bounced(subscription: Subscription) -> bool:
                                          email=subscription.email).exists()
 
 
+def bounced_among(*, audience_id: int, emails) -> set[str]:
+    """Which of `emails` bounced on this audience (one query for a drain's chunk)."""
+    from .models import BouncedAddress
+
+    return set(BouncedAddress.objects.filter(audience_id=audience_id, email__in=list(emails))
+               .values_list("email", flat=True))
+
+
 def bounced_record(*, audience_id: int, emails) -> None:
     """Remember addresses Mailchimp answered as cleaned (idempotent)."""
     from .models import BouncedAddress
@@ -171,9 +179,14 @@ def bounced_record(*, audience_id: int, emails) -> None:
     )
 
 
-def may_send(subscription: Subscription) -> str:
-    """"" when the store may write this member, else the reason it may not (rule 2)."""
-    if subscription.mailchimp_status == CLEANED or bounced(subscription):
+def may_send(subscription: Subscription, *, is_bounced: bool | None = None) -> str:
+    """"" when the store may write this member, else the reason it may not (rule 2).
+
+    `is_bounced`: whether the address is a `BouncedAddress` of the audience, when the caller
+    looked it up for many at once (a drain's chunk); None: looked up here."""
+    if is_bounced is None:
+        is_bounced = bounced(subscription)
+    if subscription.mailchimp_status == CLEANED or is_bounced:
         # An opt-in, or staff adding a contact, to an address that bounced.
         return (
             "Mailchimp cleaned this address (its emails bounced); the store never sends a "

@@ -199,8 +199,10 @@ def removed_interest_ids(audience_id: int) -> set[str]:
     )
 
 
-def build(subscription: Subscription, *, removed: set[str] | None = None) -> Plan:
-    """The payload for this subscription's unsent changes, by the consent rules."""
+def build(subscription: Subscription, *, removed: set[str] | None = None,
+          is_bounced: bool | None = None) -> Plan:
+    """The payload for this subscription's unsent changes, by the consent rules (`removed`
+    and `is_bounced` when the caller looked them up for many at once)."""
     if removed is None:
         removed = removed_interest_ids(subscription.audience_id)
     list_id = subscription.audience.mailchimp_id
@@ -256,7 +258,7 @@ def build(subscription: Subscription, *, removed: set[str] | None = None) -> Pla
         elif interests or merge_fields or withdrawn:
             plan.change = MemberChange(email=subscription.email, **details)
         return plan
-    refusal = consent.may_send(subscription)
+    refusal = consent.may_send(subscription, is_bounced=is_bounced)
     if refusal:
         plan.fail_reason = refusal
         return plan
@@ -381,7 +383,7 @@ def send(plan: Plan, *, client: MailchimpClient, keep=None, tag_batch=None) -> O
         find_moved(plan.list_id, plan.unique_id, address=plan.change.email, client=client)
     keep()
     result = client.member_write(plan.list_id, plan.change)
-    if not result.found and not moved:
+    if not result.found and moved is None:
         find_moved(plan.list_id, plan.unique_id, address=plan.change.email, client=client)
     if result.found and result.status == consent.CLEANED and plan.new_consent and \
             plan.change.create:
@@ -397,11 +399,13 @@ def send(plan: Plan, *, client: MailchimpClient, keep=None, tag_batch=None) -> O
         keep()
         result = client.member_write(plan.list_id, MemberChange(email=email, status=follow))
     outcome = Outcome(result=result)
-    if result.found and plan.tags and result.status not in TAGGED_STATUSES_OK:
+    if not (result.found and plan.tags):
+        return outcome
+    if result.status not in consent.HELD_IN_STATUSES:
         outcome.tags_applied = False  # nobody who left is tagged; it goes with a new consent
-    elif result.found and plan.tags and tag_batch is not None:
+    elif tag_batch is not None:
         tag_batch(email, plan.tags)
-    elif result.found and plan.tags:
+    else:
         keep()
         try:
             client.member_tags_add(plan.list_id, email, plan.tags)
@@ -410,10 +414,6 @@ def send(plan: Plan, *, client: MailchimpClient, keep=None, tag_batch=None) -> O
             outcome.note = f"{TAG_NOT_APPLIED}{mailchimp_words(error)}"
             outcome.tags_applied = False
     return outcome
-
-
-# Members the store tags with the source of their consent (not those who left, or bounced).
-TAGGED_STATUSES_OK = frozenset({"subscribed", "pending", "transactional"})
 
 
 def tag_operation(client: MailchimpClient, list_id: str, email: str, tags: list[str], *,
@@ -447,6 +447,14 @@ STATE_FOR_STATUS = {
     "cleaned": Subscription.State.UNSUBSCRIBED,
     "archived": Subscription.State.UNSUBSCRIBED,
 }
+
+
+def push_finish(push: Push, *, state: str, note: str) -> None:
+    """An attempt ended (not in success: `record_success` says what Mailchimp held)."""
+    push.state = state
+    push.last_error = note
+    push.finished_at = timezone.now()
+    push.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
 
 
 def push_open(claim: Claim, plan: Plan, *, channel: str) -> Push:
@@ -529,16 +537,13 @@ def record_failure(claim: Claim, error: Exception, *, push: Push | None,
                    sent_to: str = "") -> None:
     """A transient error waits and is tried again (within the budget, then slower, visibly);
     anything else fails this version with Mailchimp's words until the store changes it."""
-    now = timezone.now()
     transient = isinstance(error, MailchimpTransientError)
     reason = error.reason if isinstance(error, MailchimpError) and transient else (
         mailchimp_words(error) if isinstance(error, MailchimpError) else str(error)
     )
     if push is not None:
-        push.state = Push.State.RETRY if transient else Push.State.FAILED
-        push.last_error = reason
-        push.finished_at = now
-        push.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
+        push_finish(push, state=Push.State.RETRY if transient else Push.State.FAILED,
+                    note=reason)
     subscription = _locked(claim)
     if subscription is None:
         return
@@ -601,10 +606,7 @@ def record_moved(claim: Claim, moved: MovedInMailchimp, *, push: Push | None) ->
     choice is not undone) and sends this version again, to the member where it is now."""
     note = f"The person changed their address in Mailchimp to {moved.email}; sent there."
     if push is not None:
-        push.state = Push.State.RETRY
-        push.last_error = note
-        push.finished_at = timezone.now()
-        push.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
+        push_finish(push, state=Push.State.RETRY, note=note)
     subscription = _locked(claim)
     if subscription is None:
         return
