@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import validation
@@ -21,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 ERROR_DOC_URL = "https://mailchimp.com/developer/marketing/docs/errors/"
 DEFAULT_COUNT, MAX_COUNT = 10, 1000
+MEMBER_SORT_FIELDS = ("timestamp_opt", "timestamp_signup", "last_changed")
+# since_* / before_* filters of GET /lists/{id}/members.
+MEMBER_TIME_FILTERS = ("last_changed", "timestamp_opt")
 
 
 @dataclass
@@ -103,11 +107,47 @@ def _int_param(query: dict, name: str, default: int, *, maximum: int | None = No
     return value
 
 
-def page(items: list, query: dict) -> tuple[list, int]:
-    """One page of `items` (count default 10, at most 1000, as the spec says) and the total."""
+def paging(query: dict) -> tuple[int, int]:
+    """(offset, count): count default 10, at most 1000, as the spec says."""
     count = _int_param(query, "count", DEFAULT_COUNT, maximum=MAX_COUNT)
-    offset = _int_param(query, "offset", 0)
+    return _int_param(query, "offset", 0), count
+
+
+def page(items: list, query: dict) -> tuple[list, int]:
+    """One page of `items` and the total."""
+    offset, count = paging(query)
     return items[offset:offset + count], len(items)
+
+
+def _enum_param(query: dict, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = query.get(name)
+    if value is not None and value not in allowed:
+        raise invalid_resource(f"The value of '{name}' must be one of {', '.join(allowed)}; "
+                               f"'{value}' was given.", [
+                                   {"field": name, "message": "The value you selected is not "
+                                    "a valid choice."}])
+    return value
+
+
+def _time_param(query: dict, name: str) -> str | None:
+    """A filter's ISO 8601 date and time (2015-10-21T15:41:36+00:00; no zone: UTC) as UTC
+    text, which compares as the members' stored times do; a bare date or anything else is
+    Mailchimp's 400."""
+    value = query.get(name)
+    if value is None:
+        return None
+    try:
+        if not re.search(r"\d[T ]\d", value):
+            raise ValueError(value)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise invalid_resource(
+            f"The value of '{name}' must be a date and time in ISO 8601 format, such as "
+            f"2015-10-21T15:41:36+00:00; '{value}' was given.", [
+                {"field": name, "message": "This value is not a valid datetime."}]) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
 
 
 def _json_body(request: ApiRequest) -> dict:
@@ -170,15 +210,23 @@ def interest_read(sandbox, request, list_id, category_id, interest_id):
 
 
 def members_read(sandbox, request, list_id):
-    status = request.query.get("status")
+    query = request.query
+    status = query.get("status")
     if status and status not in {"subscribed", "unsubscribed", "cleaned", "pending",
                                  "transactional", "archived"}:
         raise invalid_resource(f"'{status}' is not a valid member status.")
-    listed = sandbox.account.members_all(list_id, status=status)
-    unique = request.query.get("unique_email_id")
-    if unique:  # the `mc_eid` of a member: it stays with them when their address changes
-        listed = [m for m in listed if m["unique_email_id"] == unique]
-    members, total = page(listed, request.query)
+    sort_field = _enum_param(query, "sort_field", MEMBER_SORT_FIELDS)
+    descending = _enum_param(query, "sort_dir", ("ASC", "DESC")) == "DESC"
+    since, before = (
+        {name: bound for name in MEMBER_TIME_FILTERS
+         if (bound := _time_param(query, f"{side}_{name}")) is not None}
+        for side in ("since", "before"))
+    offset, count = paging(query)
+    members, total = sandbox.account.members_page(
+        list_id, offset=offset, count=count, status=status,
+        # The `mc_eid` of a member: it stays with them when their address changes.
+        unique_email_id=query.get("unique_email_id"), since=since, before=before,
+        sort_field=sort_field, descending=descending)
     return ApiResponse(200, {"list_id": list_id, "members": members, "total_items": total,
                              "_links": self_link(f"/lists/{list_id}/members")})
 
@@ -243,8 +291,14 @@ def webhook_read(sandbox, request, list_id, webhook_id):
 
 
 def webhook_patch(sandbox, request, list_id, webhook_id):
-    return ApiResponse(200, sandbox.account.webhook_update(list_id, webhook_id,
-                                                           _json_body(request)))
+    body = _json_body(request)
+    sandbox.account.webhook_get(list_id, webhook_id)  # 404 before any outgoing check
+    url = validation.webhook_fields(body).get("url")
+    # A new URL is checked as on creation (a GET answered 200) before it is saved.
+    if url is not None and not url_answers(url):
+        raise invalid_resource(f"The URL '{url}' did not return a valid response. Please make "
+                               "sure it answers a GET request with 200.")
+    return ApiResponse(200, sandbox.account.webhook_update(list_id, webhook_id, body))
 
 
 def webhook_delete(sandbox, request, list_id, webhook_id):

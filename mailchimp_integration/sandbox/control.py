@@ -69,6 +69,12 @@ class SandboxControl:
         return self._call("PUT", f"/lists/{list_id}/marketing-permissions",
                           json={"texts": texts})["ids"]
 
+    def members_bulk(self, list_id: str, members: list[dict]) -> int:
+        """Many members at once (benches): [{email, status, merge_fields?, interests?,
+        last_changed?, …}]; no webhooks, no compliance checks. Returns how many were stored."""
+        return self._call("POST", f"/lists/{list_id}/members-bulk",
+                          json={"members": members})["created"]
+
     def rename_list(self, list_id: str, name: str) -> None:
         self._call("PATCH", f"/lists/{list_id}", json={"name": name})
 

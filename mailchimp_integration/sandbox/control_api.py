@@ -13,8 +13,15 @@
     POST   /lists/{list}/categories/{cat}/interests        {name, subscriber_count?, id?} -> {id}
     PATCH  /lists/{list}/categories/{cat}/interests/{id}   {name}
     DELETE /lists/{list}/categories/{cat}/interests/{id}
-    POST   /lists/{list}/people/subscribe          {email, merge_fields?, interests?, source?}
-    POST   /lists/{list}/people/confirm            {email, source?}  pending -> subscribed
+    POST   /lists/{list}/members-bulk              {members: [{email, status, merge_fields?,
+                                                   interests?, last_changed?, timestamp_opt?,
+                                                   ip_opt?, timestamp_signup?, ip_signup?}]}
+                                                   -> {created}; many members fast (benches):
+                                                   no webhooks, no compliance checks
+    POST   /lists/{list}/people/subscribe          {email, merge_fields?, interests?, ip?,
+                                                   source?}  ip: ip_signup and ip_opt
+    POST   /lists/{list}/people/confirm            {email, ip?, source?}  pending ->
+                                                   subscribed; ip: ip_opt
     POST   /lists/{list}/people/unsubscribe        {email, reason?, source?}
     POST   /lists/{list}/people/clean              {email, reason?, source?}
     POST   /lists/{list}/people/change-email       {old_email, new_email, source?}
@@ -28,6 +35,15 @@
                                                    logged the same way
     GET    /stats      DELETE /stats               peak in-flight etc.; DELETE resets
     GET    /webhook-deliveries[?wait=1]   DELETE /webhook-deliveries
+                                                   each attempt (see `webhooks`); wait: until
+                                                   no delivery is due within a second
+    GET    /webhook-retries   PUT /webhook-retries {delays?: [s, …], timeout?: s}  the retry
+                                                   schedule of failed deliveries (default
+                                                   60 s … 40 min, 7 attempts) and the 10 s wait
+    GET    /webhook-drops   POST /webhook-drops {count?: n, all?: true}   DELETE /webhook-drops
+                                                   Mailchimp loses the next n deliveries (or
+                                                   all, until DELETE): never sent, recorded
+                                                   with dropped: true
     GET    /batch-results/{batch}.tar.gz           a finished batch's response bodies
 
 People changes fire the list's webhooks (source "user", "admin" for clean) like Mailchimp.
@@ -130,6 +146,19 @@ def route(sandbox: Sandbox, method: str, path: str, query: dict, body: dict):
         return sandbox.webhooks.deliveries()
     if key == ("DELETE", "webhook-deliveries", 1):
         return sandbox.webhooks.clear()
+    if parts[0] == "webhook-retries" and len(parts) == 1:
+        if method == "PUT":
+            return sandbox.webhooks.configure(delays=body.get("delays"),
+                                              timeout=body.get("timeout"))
+        if method == "GET":
+            return sandbox.webhooks.settings()
+    if parts[0] == "webhook-drops" and len(parts) == 1:
+        if method == "POST":
+            return sandbox.webhooks.drop(count=body.get("count"), everything=body.get("all"))
+        if method == "DELETE":
+            return sandbox.webhooks.stop_dropping()
+        if method == "GET":
+            return sandbox.webhooks.drops()
     if key == ("GET", "batch-results", 2):
         match = re.fullmatch(r"(\w+)\.tar\.gz", parts[1])
         if match:
@@ -151,6 +180,8 @@ def _lists_route(sandbox: Sandbox, method: str, parts: list[str], body: dict):
             return account.list_delete(list_id)
     if depth == 2 and parts[1] == "marketing-permissions" and method == "PUT":
         return {"ids": account.list_marketing_permissions_set(list_id, list(body["texts"]))}
+    if depth == 2 and parts[1] == "members-bulk" and method == "POST":
+        return {"created": account.members_bulk_add(list_id, body["members"])}
     if depth >= 2 and parts[1] == "people" and method == "POST" and depth == 3:
         return _person_action(sandbox, list_id, parts[2], body)
     if depth >= 2 and parts[1] == "categories":
@@ -182,9 +213,9 @@ def _person_action(sandbox: Sandbox, list_id: str, action: str, body: dict):
     extra = {"source": body["source"]} if "source" in body else {}
     if action == "subscribe":
         return account.person_subscribe(list_id, body["email"], merge_fields=body.get(
-            "merge_fields"), interests=body.get("interests"), **extra)
+            "merge_fields"), interests=body.get("interests"), ip=body.get("ip"), **extra)
     if action == "confirm":
-        return account.person_confirm(list_id, body["email"], **extra)
+        return account.person_confirm(list_id, body["email"], ip=body.get("ip"), **extra)
     if action == "update-profile":
         return account.person_update_profile(list_id, body["email"], merge_fields=body.get(
             "merge_fields"), interests=body.get("interests"), **extra)

@@ -9,25 +9,49 @@ import hashlib
 
 from . import compliance, validation
 from .errors import ApiError, invalid_resource, not_found
-from .records import is_valid_email, now_iso, self_link, subscriber_hash
+from .records import is_valid_email, now_iso, self_link, subscriber_hash, utc_text
 
 SIGNUP_SOURCES = {"api": "API - Generic", "admin": "Admin Add"}
+# What a bulk-seeded member may carry besides email and status.
+BULK_FIELDS = {"merge_fields", "interests", "last_changed", "timestamp_opt", "ip_opt",
+               "timestamp_signup", "ip_signup"}
 
 
 class AccountMembers:
     """Members, tags and batch subscribe of `state.Account`."""
 
     # ----------------------------------------------------------------- members
-    def members_all(self, list_id: str, *, status: str | None = None) -> list[dict]:
+    def members_page(self, list_id: str, *, offset: int, count: int,
+                     status: str | None = None, unique_email_id: str | None = None,
+                     since: dict | None = None, before: dict | None = None,
+                     sort_field: str | None = None,
+                     descending: bool = False) -> tuple[list[dict], int]:
+        """GET /lists/{id}/members: one page, and the total of the members that match.
+
+        `since` / `before`: {"last_changed" | "timestamp_opt": UTC ISO time}, both strict
+        (changed *after* / *before* the time, as the spec words it); a member without that
+        time matches neither. Sorted by `sort_field`, a member without it comes first (ASC);
+        unsorted, in the order members were added. Filters and sort run on the stored
+        members and only the page is rendered: paging 100,000 members costs one sort a call.
+        """
         with self.lock:
             audience = self._list(list_id)
-            return [
-                self._render_member(audience, member)
-                for member in audience["members"].values()
+            chosen = [
+                member for member in audience["members"].values()
                 # Archived members are listed only when asked for, with that status.
-                if (member["archived"] and status == "archived")
-                or (not member["archived"] and (status is None or member["status"] == status))
+                if ((member["archived"] and status == "archived")
+                    or (not member["archived"] and status in (None, member["status"])))
+                and unique_email_id in (None, member["unique_email_id"])
             ]
+            for name, bound in (since or {}).items():
+                chosen = [m for m in chosen if utc_text(m.get(name)) > bound]
+            for name, bound in (before or {}).items():
+                chosen = [m for m in chosen if "" < utc_text(m.get(name)) < bound]
+            if sort_field:
+                chosen.sort(key=lambda member: utc_text(member.get(sort_field)),
+                            reverse=descending)
+            return ([self._render_member(audience, member)
+                     for member in chosen[offset:offset + count]], len(chosen))
 
     def member_get(self, list_id: str, email_or_hash: str) -> dict:
         with self.lock:
@@ -112,6 +136,51 @@ class AccountMembers:
             self.data["forgotten"].append([list_id, member["id"]])
             self.on_change()
 
+    def members_bulk_add(self, list_id: str, entries) -> int:
+        """Seed many members at once (benches): [{email, status, merge_fields?, interests?,
+        last_changed?, timestamp_opt?, ip_opt?, timestamp_signup?, ip_signup?}].
+
+        Each entry is checked as an API body would be, all before any is stored; then no
+        compliance check and no webhook. An address already on the list is replaced. An
+        unsubscribed or cleaned member is locked as a seeded one is (see `compliance`)."""
+        with self.lock:
+            audience = self._list(list_id)
+            known = self._all_interests(audience)
+            checked = []
+            for n, entry in enumerate(validation.expect(entries, "array", "members")):
+                field = f"members.item:{n}"
+                validation.expect(entry, "object", field)
+                unknown = set(entry) - BULK_FIELDS - {"email", "status"}
+                if unknown:
+                    raise invalid_resource(f"{field}: unknown fields {sorted(unknown)}.")
+                email = entry.get("email")
+                if not is_valid_email(email):
+                    raise invalid_resource(f"{field}: {email!r} is not a valid email address.")
+                status = validation.expect_enum(entry.get("status"), validation.MEMBER_STATUSES,
+                                                f"{field}.status")
+                changes = validation.member_changes(
+                    {key: value for key, value in entry.items() if key in BULK_FIELDS},
+                    known_interests=known)
+                if "last_changed" in entry:
+                    changes["last_changed"] = validation.timestamp(entry["last_changed"],
+                                                                   f"{field}.last_changed")
+                checked.append((email.strip(), status, changes))
+            timestamp = now_iso()
+            for email, status, changes in checked:
+                member = self._new_member(audience, email, "admin")
+                member["merge_fields"].update(changes.pop("merge_fields", {}))
+                member["interests"].update(changes.pop("interests", {}))
+                member.update({"status": status, "last_changed": timestamp, **changes})
+                if status == "subscribed":
+                    member.setdefault("timestamp_opt", timestamp)
+                elif status == "unsubscribed":
+                    compliance.lock(member, compliance.BY_ADMIN)
+                elif status == "cleaned":
+                    compliance.lock(member, compliance.BY_BOUNCE)
+                audience["members"][member["id"]] = member
+            self.on_change()
+            return len(checked)
+
     def _require_email(self, body: dict) -> str:
         email = body.get("email_address")
         if email is None:
@@ -182,6 +251,7 @@ class AccountMembers:
             permissions[permission["marketing_permission_id"]] = permission["enabled"]
         for key in ("status", "status_if_new", "email_address"):
             changes.pop(key, None)
+        opted_at = changes.get("timestamp_opt")
         member.update(changes)
         if target_status and target_status != previous_status:
             member["status"] = target_status
@@ -198,7 +268,8 @@ class AccountMembers:
 
         status_changed = member["status"] != previous_status or was_archived
         if status_changed and member["status"] == "subscribed":
-            member["timestamp_opt"] = member.get("timestamp_opt") or timestamp
+            # Each opt-in is stamped (a confirmation included), unless the body gives the time.
+            member["timestamp_opt"] = opted_at or timestamp
             self._emit(audience, "subscribe", source, member)
         elif status_changed and member["status"] == "unsubscribed" and previous_status:
             self._emit(audience, "unsubscribe", source, member, action="unsub", reason="manual")

@@ -42,6 +42,10 @@ class AccountPeople:
             for key in ("events", "sources"):
                 webhook[key].update(fields.get(key, {}))
             if "url" in fields:
+                if any(hook["url"] == fields["url"] and hook is not webhook
+                       for hook in self._list(list_id)["webhooks"].values()):
+                    raise invalid_resource(
+                        f"Sorry, you can't use the same webhook URL twice: {fields['url']}")
                 webhook["url"] = fields["url"]
             self.on_change()
             return self._render_webhook(list_id, webhook)
@@ -103,10 +107,12 @@ class AccountPeople:
 
     # ----------------------------------------------------------------- people (control)
     def person_subscribe(self, list_id: str, email: str, *, merge_fields: dict | None = None,
-                         interests: dict | None = None, source: str = "user") -> dict:
+                         interests: dict | None = None, ip: str | None = None,
+                         source: str = "user") -> dict:
         """A person signs up on Mailchimp's form, or confirms a pending subscription.
 
         Their own action lifts the compliance state that stops the API from subscribing them.
+        The form records when they signed up and, with `ip`, from where (ip_signup, ip_opt).
         """
         with self.lock:
             audience = self._list(list_id)
@@ -116,11 +122,16 @@ class AccountPeople:
             if forgotten in self.data["forgotten"]:
                 self.data["forgotten"].remove(forgotten)
             body = {"email_address": email, "status": "subscribed",
-                    "merge_fields": merge_fields or {}, "interests": interests or {}}
+                    "merge_fields": merge_fields or {}, "interests": interests or {},
+                    "timestamp_signup": now_iso()}
+            if ip is not None:
+                body.update(ip_signup=ip, ip_opt=ip)
             return self._upsert(audience, email, body, source=source, by_person=True)
 
-    def person_confirm(self, list_id: str, email: str, *, source: str = "user") -> dict:
-        """A person clicks the link in Mailchimp's confirmation e-mail: pending → subscribed.
+    def person_confirm(self, list_id: str, email: str, *, ip: str | None = None,
+                       source: str = "user") -> dict:
+        """A person clicks the link in Mailchimp's confirmation e-mail: pending → subscribed,
+        opted in now (timestamp_opt) from `ip` (ip_opt) if given.
 
         The way back for someone who unsubscribed and was re-sent as pending by the API."""
         with self.lock:
@@ -129,8 +140,9 @@ class AccountPeople:
             if member["status"] != "pending":
                 raise invalid_resource(f"{member['email_address']} is {member['status']}, not "
                                        "pending: there is no confirmation e-mail to click.")
-            return self._upsert(audience, member["email_address"], {"status": "subscribed"},
-                                source=source, by_person=True)
+            body = {"status": "subscribed", **({"ip_opt": ip} if ip is not None else {})}
+            return self._upsert(audience, member["email_address"], body, source=source,
+                                by_person=True)
 
     def person_update_profile(self, list_id: str, email: str, *, merge_fields: dict | None = None,
                               interests: dict | None = None, source: str = "user") -> dict:

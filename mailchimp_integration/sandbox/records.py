@@ -21,6 +21,15 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def utc_text(stamp: str | None) -> str:
+    """A stored ISO 8601 time as UTC text, so that text order is time order ("" for none).
+
+    Times the sandbox makes are UTC already; one given with another zone is converted."""
+    if not stamp or stamp.endswith("+00:00"):
+        return stamp or ""
+    return datetime.fromisoformat(stamp).astimezone(UTC).isoformat()
+
+
 def is_valid_email(email) -> bool:
     return isinstance(email, str) and bool(EMAIL_PATTERN.match(email.strip()))
 

@@ -9,7 +9,10 @@ DEMO_SEED_PATH = Path(__file__).with_name("demo_seed.json")
 
 def load_seed(path: str | Path | None = None) -> dict:
     """A seed file's content: {account_name, lists: [{id?, name, member_count?, categories:
-    [{id?, title, type?, interests: [{id?, name, subscriber_count?}]}], members: [...]}]}."""
+    [{id?, title, type?, interests: [{id?, name, subscriber_count?}]}], members: [...]}]}.
+
+    A member is a PUT body (email_address, status?, merge_fields?, interests?, timestamp_opt?,
+    ip_opt?, …; subscribed unless it says) plus an optional `last_changed`."""
     with open(path or DEMO_SEED_PATH) as handle:
         return json.load(handle)
 

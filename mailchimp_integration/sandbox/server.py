@@ -91,7 +91,8 @@ class Sandbox:
             self.state_file.account = self.account
 
     def reset(self) -> None:
-        """Back to the seed, with no faults, log, stats, batches or webhook deliveries."""
+        """Back to the seed, with no faults, log, stats, batches or webhook deliveries (none
+        pending or dropped either, and the default retry schedule)."""
         self.faults.clear()
         # Cancelled hangs need a moment to count themselves out of the limit.
         self.gate.wait_until_idle(timeout=1.0)
@@ -99,7 +100,7 @@ class Sandbox:
         self.gate.configure(enabled=True)
         self.gate.reset_stats()
         self.batches.clear()
-        self.webhooks.clear()
+        self.webhooks.reset()
         self.clear_log()
 
     def key_is_valid(self, key: str) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
@@ -103,10 +104,15 @@ def official(sandbox):
 
 
 class WebhookReceiver:
-    """A local endpoint for webhooks: answers GET (Mailchimp's check) and records POSTs."""
+    """A local endpoint for webhooks: answers GET (Mailchimp's check) and records POSTs.
+
+    `fail_next = n`: the next n POSTs get a 500 (still recorded); `delay`: seconds each POST
+    waits before its answer."""
 
     def __init__(self):
         self.posts: list[dict] = []
+        self.fail_next = 0
+        self.delay = 0.0
         self.received = threading.Condition()
         receiver = self
 
@@ -122,11 +128,14 @@ class WebhookReceiver:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+                time.sleep(receiver.delay)
                 with receiver.received:
+                    failing = receiver.fail_next > 0
+                    receiver.fail_next -= failing
                     receiver.posts.append({"path": self.path, "form": form,
                                            "content_type": self.headers["Content-Type"]})
                     receiver.received.notify_all()
-                self.send_response(200)
+                self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
