@@ -524,6 +524,7 @@ class MemberResult:
     status: str = ""
     email: str = ""
     unique_id: str = ""  # Mailchimp's unique_email_id: it stays when the address changes
+    last_changed: str = ""  # Mailchimp's ISO 8601 time of the member's last change
 
     @classmethod
     def of(cls, member: dict | None) -> MemberResult:
@@ -533,6 +534,7 @@ class MemberResult:
             found=True, status=str(member.get("status") or ""),
             email=str(member.get("email_address") or "").lower(),
             unique_id=str(member.get("unique_email_id") or ""),
+            last_changed=str(member.get("last_changed") or ""),
         )
 
 
@@ -548,6 +550,22 @@ class BulkResult:
 class Page:
     items: list[dict]
     total_items: int
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """One of a list's webhooks as Mailchimp holds it."""
+
+    id: str
+    url: str
+    events: dict[str, bool]
+    sources: dict[str, bool]
+
+    @classmethod
+    def of(cls, data: dict) -> Webhook:
+        return cls(id=str(data.get("id", "")), url=str(data.get("url", "")),
+                   events={k: bool(v) for k, v in (data.get("events") or {}).items()},
+                   sources={k: bool(v) for k, v in (data.get("sources") or {}).items()})
 
 
 class MailchimpClient:
@@ -664,13 +682,18 @@ class MailchimpClient:
         """PUT /lists/{id}/members/{hash}: add or update; `email` addresses the member."""
         return self.request("PUT", self._member_path(list_id, email), body=body) or {}
 
+    # What the store reads of a member: enough to apply Mailchimp's side of it.
+    MEMBER_FIELDS = ("id", "email_address", "unique_email_id", "status", "interests",
+                     "merge_fields.FNAME", "merge_fields.LNAME", "last_changed",
+                     "timestamp_opt", "ip_opt", "unsubscribe_reason")
+
     def member_get(self, list_id: str, email: str) -> dict | None:
-        """GET the member (status, email, interests), or None where Mailchimp has no such member."""
+        """GET the member (status, email, groups, names, when it changed), or None where
+        Mailchimp has no such member."""
         try:
             return self.request(
                 "GET", self._member_path(list_id, email),
-                params={"fields": "id,email_address,unique_email_id,status,interests,"
-                                  "merge_fields"},
+                params={"fields": ",".join(self.MEMBER_FIELDS)},
             ) or {}
         except MailchimpNotFound:
             return None
@@ -703,6 +726,21 @@ class MailchimpClient:
         members = data.get("members") or []
         return MemberResult.of(members[0]) if members else MemberResult(found=False)
 
+    def members_changed_page(self, list_id: str, *, since: str = "", offset: int = 0,
+                             count: int = PAGE_SIZE) -> Page:
+        """One page of members (archived ones not included), oldest change first, changed
+        after `since` (ISO 8601; "" for all), with only the fields the store applies."""
+        params = {"count": count, "offset": offset, "sort_field": "last_changed",
+                  "sort_dir": "ASC",
+                  "fields": ",".join(["total_items", *(f"members.{f}" for f in
+                                                      self.MEMBER_FIELDS)])}
+        if since:
+            params["since_last_changed"] = since
+        data = self.request("GET", f"/lists/{quote(list_id, safe='')}/members",
+                            params=params) or {}
+        return Page(items=list(data.get("members") or []),
+                    total_items=int(data.get("total_items") or 0))
+
     def members_bulk_create(self, list_id: str, changes: list[MemberChange]) -> BulkResult:
         """Batch subscribe of new members only (update_existing false): a member Mailchimp
         already has comes back as MailchimpMemberExists, never changed."""
@@ -729,6 +767,31 @@ class MailchimpClient:
         """POST /lists/{id}: at most 500 members; per-member errors come back in `errors`."""
         body = {"members": members, "update_existing": update_existing}
         return self.request("POST", f"/lists/{quote(list_id, safe='')}", body=body) or {}
+
+    # Webhooks ----------------------------------------------------------------------------
+
+    def _webhooks_path(self, list_id: str) -> str:
+        return f"/lists/{quote(list_id, safe='')}/webhooks"
+
+    def webhooks_all(self, list_id: str) -> list[Webhook]:
+        """The list's webhooks (Mailchimp does not page them)."""
+        data = self.request("GET", self._webhooks_path(list_id)) or {}
+        return [Webhook.of(hook) for hook in data.get("webhooks") or []]
+
+    def webhook_create(self, list_id: str, *, url: str, events: dict[str, bool],
+                       sources: dict[str, bool]) -> Webhook:
+        """Mailchimp checks the URL answers a GET before it saves the webhook."""
+        body = {"url": url, "events": events, "sources": sources}
+        return Webhook.of(self.request("POST", self._webhooks_path(list_id), body=body) or {})
+
+    def webhook_update(self, list_id: str, webhook_id: str, *, url: str,
+                       events: dict[str, bool], sources: dict[str, bool]) -> Webhook:
+        body = {"url": url, "events": events, "sources": sources}
+        path = f"{self._webhooks_path(list_id)}/{quote(webhook_id, safe='')}"
+        return Webhook.of(self.request("PATCH", path, body=body) or {})
+
+    def webhook_delete(self, list_id: str, webhook_id: str) -> None:
+        self.request("DELETE", f"{self._webhooks_path(list_id)}/{quote(webhook_id, safe='')}")
 
     def batch_start(self, operations: list[dict]) -> dict:
         """POST /batches: Mailchimp runs the operations later; returns the batch (its id)."""

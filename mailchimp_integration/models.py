@@ -227,6 +227,18 @@ class WebhookEndpoint(models.Model):
     secret_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     last_event_at = models.DateTimeField("last event received", null=True, blank=True)
+    # The secret before the last new one, still accepted for a while: Mailchimp retries a
+    # delivery for over an hour, to the URL it had when the event fired.
+    previous_secret_hash = models.CharField(max_length=64, blank=True, default="")
+    previous_valid_until = models.DateTimeField(null=True, blank=True)
+    # What Mailchimp holds: its webhook's id, our URL as registered (secret masked), when it
+    # was last checked or written, and the reason when registering failed.
+    mailchimp_webhook_id = models.CharField(max_length=100, blank=True, default="")
+    registered_url = models.CharField("registered URL (secret masked)", max_length=500,
+                                      blank=True, default="")
+    registered_at = models.DateTimeField(null=True, blank=True)
+    registration_checked_at = models.DateTimeField(null=True, blank=True)
+    registration_error = models.TextField(blank=True, default="")
 
     class Meta:
         verbose_name = "webhook endpoint"

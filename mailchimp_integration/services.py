@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Case, CharField, Value, When
 from django.utils import timezone
 
-from . import crypto, selectors, signals
+from . import crypto, selectors, signals, webhooks
 from .client import MailchimpClient, all_pages, max_connections, with_retries
 from .exceptions import MailchimpError, MailchimpNotConfigured, MailchimpNotFound
 from .models import (
@@ -325,7 +325,30 @@ def sync_run_execute(*, run_id: int, on_progress: ProgressCallback | None = None
         updated=result.updated,
         removed=result.removed,
     )
+    webhooks_register()  # every list sync (hence every new connection) checks the webhooks
     return SyncRun.objects.get(pk=run_id)
+
+
+def webhooks_register(*, rotate: bool = False) -> list[webhooks.Registration]:
+    """Register the webhook of every audience the store hears from (see
+    `webhooks.webhook_register`); each outcome is recorded on its endpoint, never raised."""
+    try:
+        client = mailchimp_client_build()
+    except MailchimpNotConfigured:
+        return []
+    return webhooks.webhooks_register_all(client=client, rotate=rotate)
+
+
+def webhooks_register_enqueue(*, rotate: bool = False) -> bool:
+    """Queue a registration (the admin's "Re-register webhooks"); False if the queue is down."""
+    from . import tasks  # tasks import services
+
+    try:
+        tasks.webhooks_register.delay(rotate=rotate)
+    except Exception as error:  # the broker is down: say so rather than pretend
+        logger.warning("could not queue the webhooks' registration: %s", error)
+        return False
+    return True
 
 
 def sync_run_scheduled() -> SyncRun | None:

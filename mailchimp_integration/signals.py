@@ -13,3 +13,7 @@ audience_removed = Signal()
 # sender=Interest, interest_ids=list[int]: groups deleted in Mailchimp, or whose category or
 # audience was.
 interest_removed = Signal()
+
+# sender=WebhookEvent, event_id=int: a webhook event was stored (sent once its transaction
+# commits); the subscriptions app queues the task that applies it.
+webhook_event_received = Signal()

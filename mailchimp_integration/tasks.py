@@ -37,3 +37,10 @@ def sync_lists_first() -> None:
     the keys of connection checks no worker took."""
     services.connection_ensure_first_sync()
     services.connection_check_fail_stale()
+
+
+@shared_task(name="mailchimp_integration.webhooks_register", ignore_result=True)
+def webhooks_register(rotate: bool = False) -> None:
+    """Register every audience's webhook with Mailchimp ("Re-register webhooks"); `rotate`
+    gives each a new secret. Outcomes are recorded on the endpoints."""
+    services.webhooks_register(rotate=rotate)

@@ -26,10 +26,10 @@ SANDBOX_KEY = "demo0000sandbox0000key-us6"
 SANDBOX_ENV_FILE = VAR / "dev-sandbox.env"
 
 
-def sandbox_env_file_write(api_url: str) -> None:
+def sandbox_env_file_write(api_url: str, site_url: str) -> None:
     SANDBOX_ENV_FILE.write_text(
         "# Written by `make run` while its Mailchimp sandbox runs; removed when it stops.\n"
-        f"MAILCHIMP_API_URL={api_url}\nMAILCHIMP_API_KEY={SANDBOX_KEY}\n"
+        f"MAILCHIMP_API_URL={api_url}\nMAILCHIMP_API_KEY={SANDBOX_KEY}\nSITE_URL={site_url}\n"
     )
 
 
@@ -64,6 +64,8 @@ def main() -> int:
     if use_sandbox:
         env["MAILCHIMP_API_URL"] = f"http://{HOST}:{SANDBOX_PORT}/3.0"
         env["MAILCHIMP_API_KEY"] = SANDBOX_KEY
+        # The sandbox delivers its webhooks to the dev server.
+        env["SITE_URL"] = env.get("SITE_URL") or f"http://{HOST}:{WEB_PORT}"
         commands["sandbox"] = [
             PYTHON, "manage.py", "mailchimp_sandbox", "--port", str(SANDBOX_PORT),
             "--api-key", SANDBOX_KEY, "--state", str(VAR / "sandbox-state.json"),
@@ -89,7 +91,7 @@ def main() -> int:
                 print(f"run: the sandbox did not start; see {VAR / 'sandbox.log'}")
                 stop(processes)
                 return 1
-            sandbox_env_file_write(env["MAILCHIMP_API_URL"])
+            sandbox_env_file_write(env["MAILCHIMP_API_URL"], env["SITE_URL"])
             # The demo account's lists, with one audience offered, so the newsletter box works.
             subprocess.run([PYTHON, "manage.py", "seed_demo_mailchimp"], cwd=ROOT, env=env)
 
@@ -97,6 +99,9 @@ def main() -> int:
         print(f"run: the web server did not start; see {VAR / 'web.log'}")
         stop(processes)
         return 1
+    if use_sandbox:  # Mailchimp checks a webhook's URL answers: only now it does
+        subprocess.run([PYTHON, "manage.py", "register_webhooks"], cwd=ROOT, env=env,
+                       stdout=logs["web"], stderr=subprocess.STDOUT)
 
     print()
     print(f"  Store:          http://{HOST}:{WEB_PORT}/")

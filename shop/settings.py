@@ -32,7 +32,7 @@ def development_sandbox() -> dict[str, str]:
     if not path.is_file():
         return {}
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    wanted = {"MAILCHIMP_API_URL", "MAILCHIMP_API_KEY"}
+    wanted = {"MAILCHIMP_API_URL", "MAILCHIMP_API_KEY", "SITE_URL"}
     return {name.strip(): value.strip() for name, value in pairs if name.strip() in wanted}
 
 
@@ -325,6 +325,12 @@ if DEVELOPMENT and not MAILCHIMP_API_KEY:
     _sandbox = development_sandbox()
     MAILCHIMP_API_KEY = _sandbox.get("MAILCHIMP_API_KEY", "")
     MAILCHIMP_API_URL = _sandbox.get("MAILCHIMP_API_URL", MAILCHIMP_API_URL)
+# The store's public address (https://shop.example.com): Mailchimp's webhooks are registered
+# at SITE_URL/mailchimp/webhooks/…; unset, none are (the admin says why). `make run`: the dev
+# server, which its sandbox reaches.
+SITE_URL = os.environ.get("SITE_URL", "")
+if DEVELOPMENT and not SITE_URL:
+    SITE_URL = development_sandbox().get("SITE_URL", "")
 # MAILCHIMP_ENCRYPTION_KEY, the one-key name of earlier releases, is still read.
 MAILCHIMP_ENCRYPTION_KEYS = env_list("MAILCHIMP_ENCRYPTION_KEYS") or env_list(
     "MAILCHIMP_ENCRYPTION_KEY"
@@ -393,3 +399,18 @@ CELERY_BEAT_SCHEDULE["subscriptions-push-prune"] = {
     "task": "subscriptions.push_prune",
     "schedule": 6 * 3600.0,
 }
+
+# --- Two-way sync: Mailchimp's webhooks applied, and the hourly reconciliation ----------------
+# Webhook events no task was queued for (the broker was down) are applied by this sweep; the
+# reconciliation reads the members changed since its last run (catching missed webhooks).
+MAILCHIMP_RECONCILE_MINUTES = int(os.environ.get("MAILCHIMP_RECONCILE_MINUTES", "60"))
+CELERY_BEAT_SCHEDULE["subscriptions-webhooks-sweep"] = {
+    "task": "subscriptions.webhooks_sweep",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["subscriptions-members-reconcile"] = {
+    "task": "subscriptions.members_reconcile",
+    "schedule": MAILCHIMP_RECONCILE_MINUTES * 60.0,
+}
+CELERY_TASK_ROUTES.update({name: {"queue": CELERY_MAINTENANCE_QUEUE} for name in (
+    "subscriptions.webhooks_sweep", "subscriptions.members_reconcile")})

@@ -25,6 +25,35 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _flush_retrying_a_deadlock() -> None:
+    """A transactional test ends with a TRUNCATE of every table. The session's live server
+    and real worker may still be finishing a request or a task the test started (a webhook
+    retry, a push), holding a lock on one table and waiting for another: PostgreSQL then
+    aborts one side. When the flush is the side aborted, try again: the other side's
+    transaction has finished by then (a worker task aborted is retried by Celery)."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+    from django.db.utils import OperationalError
+
+    flush = BaseDatabaseOperations.execute_sql_flush
+    if getattr(flush, "retries_a_deadlock", False):
+        return
+
+    def execute_sql_flush(self, sql_list):
+        for attempt in range(5):
+            try:
+                return flush(self, sql_list)
+            except OperationalError as error:
+                if "deadlock detected" not in str(error) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    execute_sql_flush.retries_a_deadlock = True
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
+
+
+_flush_retrying_a_deadlock()
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
