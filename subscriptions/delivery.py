@@ -21,6 +21,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from mailchimp_integration import outbox
 from mailchimp_integration.client import MailchimpClient, MemberChange, MemberResult
@@ -507,6 +508,10 @@ def record_success(claim: Claim, plan: Plan, outcome: Outcome, *, push: Push) ->
         subscription.mailchimp_status = result.status if result.found else ""
         if result.found and result.unique_id:
             subscription.mailchimp_unique_id = result.unique_id
+        if result.found and result.last_changed:
+            subscription.mailchimp_last_changed = parse_datetime(result.last_changed)
+        if result.found and result.status:
+            subscription.mailchimp_changed_by = "store"
     if subscription.unknown_at is not None and not subscription.opted_in:
         # A call that may still land (Mailchimp's slowest) could undo this unsubscribe.
         window = float(_setting("SUBSCRIPTIONS_UNKNOWN_OUTCOME_SECONDS", 120))

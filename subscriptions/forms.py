@@ -292,6 +292,8 @@ def _list_row(form: forms.Form, audience, *, subscription: Subscription | None, 
     if subscription is not None and subscribed and subscription.state == \
             Subscription.State.PENDING:
         row.note = selectors.PENDING_NOTE
+    elif subscription is not None and not subscribed:
+        row.note = selectors.left_in_mailchimp_note(subscription)
     return row
 
 

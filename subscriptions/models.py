@@ -183,6 +183,19 @@ class Subscription(DeliveryState):
     )
     mailchimp_status = models.CharField("status in Mailchimp", max_length=20, blank=True,
                                         default="")
+    mailchimp_last_changed = models.DateTimeField(
+        "last changed in Mailchimp", null=True, blank=True,
+        help_text="Mailchimp's last_changed of the member, as the store last learnt it.",
+    )
+    mailchimp_changed_by = models.CharField(
+        "status last changed through", max_length=20, blank=True, default="",
+        choices=[("store", "The store's push"), ("webhook", "Mailchimp's webhook"),
+                 ("reconciliation", "Reconciliation with Mailchimp"),
+                 ("import", "Import from Mailchimp")],
+    )
+    # For staff: something Mailchimp did that the store could not follow (e.g. an address
+    # change to one another subscription of the store has).
+    mailchimp_notice = models.TextField("note from Mailchimp's side", blank=True, default="")
     sent_consent = models.ForeignKey(
         ConsentEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -302,3 +315,51 @@ class BouncedAddress(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class MemberSyncRun(models.Model):
+    """One read of an audience's members from Mailchimp, applied to the subscriptions:
+    a reconciliation (members changed since the last one's watermark, or all with --full) or
+    an import (all, creating the subscriptions the store lacks)."""
+
+    class Kind(models.TextChoices):
+        RECONCILE = "reconcile", "Reconciliation"
+        IMPORT = "import", "Import of Mailchimp's members"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Finished"
+        FAILED = "failed", "Failed"
+
+    audience = models.ForeignKey("mailchimp_integration.Audience", on_delete=models.CASCADE,
+                                 related_name="member_sync_runs")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    full = models.BooleanField(default=False)
+    dry_run = models.BooleanField(default=False)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    # Drift found, by kind ({"unsubscribed": 3, "groups": 1, …}), and its first examples.
+    counts = models.JSONField(default=dict, blank=True)
+    examples = models.JSONField(default=dict, blank=True)
+    # The newest last_changed applied: the next reconciliation reads members changed after it.
+    watermark = models.DateTimeField(null=True, blank=True)
+    api_calls = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    queued_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "members read from Mailchimp"
+        verbose_name_plural = "members read from Mailchimp"
+        ordering = ["-queued_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.audience} ({self.get_state_display()})"
+
+    @property
+    def drift(self) -> int:
+        """Subscriptions that differed from Mailchimp (stale or deferred ones not counted)."""
+        return sum(n for kind, n in self.counts.items()
+                   if kind not in ("unchanged", "stale", "deferred", "not_in_store"))

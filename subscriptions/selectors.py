@@ -1,13 +1,14 @@
-"""Reads: the newsletter settings, what customers may choose, a customer's subscriptions."""
+"""Reads: the newsletter settings, what customers may choose, a customer's subscriptions, and
+the reads of members from Mailchimp (reconciliations, imports) for the admin."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from mailchimp_integration.models import Audience, Interest
 from mailchimp_integration.selectors import audiences_for_forms
 
-from .models import NewsSettings, Subscription
+from .models import MemberSyncRun, NewsSettings, Subscription
 
 CHECKBOX_TEXT = "Subscribe to our news list and be in touch with our latest offers"
 # What a customer reads beside a list (never Mailchimp's or our own internal words).
@@ -15,6 +16,12 @@ PENDING_NOTE = (
     "Waiting for your confirmation: please check your inbox for our email and click the link"
     " in it."
 )
+LEFT_IN_MAILCHIMP_NOTES = {
+    "unsubscribed": "You left this list on {date}.",
+    "archived": "You were taken off this list on {date}.",
+    "cleaned": "Our emails to this address could not be delivered, so we stopped sending them"
+               " on {date}.",
+}
 NOT_OFFERED_NOTE = (
     "This list is no longer open to new subscribers. You can still leave it; once you do, it"
     " will no longer show here."
@@ -135,13 +142,63 @@ def subscriptions_for_email(*, email: str) -> QuerySet[Subscription]:
     )
 
 
+def left_in_mailchimp_note(subscription: Subscription) -> str:
+    """For a customer's own page: that they left (or bounced) on Mailchimp's side, and when;
+    "" if the store made the change itself (the customer's own untick needs no note)."""
+    from django.utils import formats, timezone
+
+    template = LEFT_IN_MAILCHIMP_NOTES.get(subscription.mailchimp_status)
+    if (template is None or subscription.mailchimp_changed_by in ("", "store")
+            or subscription.mailchimp_last_changed is None):
+        return ""
+    when = timezone.localtime(subscription.mailchimp_last_changed)
+    return template.format(date=formats.date_format(when, "DATE_FORMAT"))
+
+
 def subscriptions_for_user(*, user) -> QuerySet[Subscription]:
     """A customer's subscriptions: linked to the account, or to its email address."""
     from django.db.models import Q
 
     return (
         Subscription.objects.filter(Q(user=user) | Q(email=user.email.strip().lower()))
-        .select_related("audience")
+        .select_related("audience", "consent")
         .prefetch_related(Prefetch("interests", queryset=Interest.objects.order_by("pk")))
         .order_by("audience__name", "audience_id")
     )
+
+
+def member_sync_runs_latest(*, audience_ids, kind: str,
+                            finished: bool = False) -> dict[int, MemberSyncRun]:
+    """Each audience's newest run of this kind (only those that ended, if `finished`), by
+    audience id: one query, however many."""
+    of_kind = MemberSyncRun.objects.filter(kind=kind)
+    if finished:
+        of_kind = of_kind.filter(
+            state__in=[MemberSyncRun.State.SUCCEEDED, MemberSyncRun.State.FAILED])
+    newest = (of_kind.filter(audience_id=OuterRef("audience_id"))
+              .order_by("-queued_at", "-id").values("pk")[:1])
+    runs = of_kind.filter(audience_id__in=list(audience_ids), pk=Subquery(newest))
+    return {run.audience_id: run for run in runs}
+
+
+def member_sync_runs_unfinished(*, audience_ids, kind: str) -> dict[int, MemberSyncRun]:
+    """Runs of this kind waiting for or in a worker, by audience id (a button pressed twice
+    queues nothing more)."""
+    runs = MemberSyncRun.objects.filter(
+        audience_id__in=list(audience_ids), kind=kind,
+        state__in=[MemberSyncRun.State.QUEUED, MemberSyncRun.State.RUNNING],
+    ).select_related("audience")
+    return {run.audience_id: run for run in runs}
+
+
+def member_sync_runs_get(*, run_ids) -> list[MemberSyncRun]:
+    return list(MemberSyncRun.objects.filter(pk__in=list(run_ids)).select_related("audience")
+                .order_by("pk"))
+
+
+def audiences_for_members_import(*, audience_id: int | None = None) -> list[Audience]:
+    """The audience asked for (if Mailchimp still has it), or every one the store offers."""
+    audiences = Audience.objects.filter(removed_at__isnull=True)
+    if audience_id is not None:
+        return list(audiences.filter(pk=audience_id))
+    return list(audiences.filter(active=True).order_by("name", "pk"))

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from mailchimp_integration.exceptions import MailchimpTransientError
 
-from . import bulk, delivery
+from . import bulk, delivery, inbound
 
 # Mailchimp runs a batch within minutes: look after 10 s, then less and less often (at most
 # every 2 minutes), for about an hour in all.
@@ -62,3 +62,32 @@ def push_tags_check(self, batch_id: str) -> None:
         raise self.retry(countdown=error.retry_after or 30, exc=error) from None
     if not finished:
         raise self.retry(countdown=min(TAGS_CHECK_MAX_WAIT, 10 * 2**self.request.retries))
+
+
+@shared_task(name="subscriptions.webhooks_apply", bind=True, ignore_result=True,
+             soft_time_limit=DRAIN_TIME_LIMIT - 60, time_limit=DRAIN_TIME_LIMIT)
+def webhooks_apply(self) -> None:
+    """Apply Mailchimp's webhook events stored since (each re-reads its member)."""
+    try:
+        deferred = inbound.events_apply_now()
+    except MailchimpTransientError as error:
+        raise self.retry(countdown=error.retry_after or 30, exc=error, max_retries=None) \
+            from None
+    if deferred:
+        # A push of that member is in flight: apply once it has recorded what it sent.
+        webhooks_apply.apply_async(countdown=5)
+
+
+@shared_task(name="subscriptions.webhooks_sweep", ignore_result=True)
+def webhooks_sweep() -> None:
+    """The beat job: apply events no task was queued for (the broker was down)."""
+    if inbound.events_pending():
+        inbound.events_enqueue()
+
+
+@shared_task(name="subscriptions.members_reconcile", ignore_result=True,
+             soft_time_limit=3 * 3600, time_limit=3 * 3600 + 60)
+def members_reconcile(run_id: int | None = None) -> None:
+    """Run the queued MemberSyncRun `run_id` (a button, the command), or, from the beat
+    (MAILCHIMP_RECONCILE_MINUTES), reconcile every audience the store uses."""
+    inbound.runs_execute(run_id=run_id)

@@ -86,6 +86,18 @@ def drain(*, rounds: int = 3) -> list[Push]:
     return list(Push.objects.filter(created_at__gte=started).order_by("pk"))
 
 
+def signed_up(email="ann@example.com", **kw) -> Subscription:
+    """A footer signup with its consent, pushed (the subscription as Mailchimp confirmed it)."""
+    from subscriptions import selectors, services
+    from subscriptions.models import Source
+
+    services.subscription_subscribe(email=email, use_defaults=True, source=Source.FOOTER,
+                                    ip="203.0.113.7",
+                                    consent_text=selectors.footer_consent_text(), **kw)
+    drain()
+    return Subscription.objects.get(email=email)
+
+
 def checkout_form_open(page, live_server):
     """In the browser: one item in the cart, the checkout form filled in where still empty
     (a signed-in customer's details are there already). Returns the form."""

@@ -383,6 +383,24 @@ class ConsentMachine(RuleBasedStateMachine):
         self._person(list_id, new, "moved in")
         self.account.change_email(list_id, member["email_address"], new)
 
+    @rule(full=st.booleans())
+    @committed
+    def reconciliation(self, full):
+        """What Mailchimp holds comes back to the store (the webhooks' and the hourly job's
+        one applier): the invariants must hold across it, and it must send nothing."""
+        from mailchimp_integration.services import mailchimp_client_build
+        from subscriptions import inbound
+        from subscriptions.models import MemberSyncRun
+
+        try:
+            client = mailchimp_client_build()
+        except Exception:  # noqa: BLE001 (not connected in this sequence)
+            return
+        for audience in inbound.audiences_to_reconcile():
+            run = inbound.run_create(audience=audience, kind=MemberSyncRun.Kind.RECONCILE,
+                                     full=full)
+            inbound.run_execute(run=run, client=client)
+
     # --- faults ----------------------------------------------------------------------------
 
     @rule(ms=st.sampled_from([0, 30, 120]))
