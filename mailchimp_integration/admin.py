@@ -1,8 +1,10 @@
-"""Back office: the "Mailchimp integration" settings page and the "Mailchimp lists" page.
+"""Back office: the "Mailchimp integration" settings page (with the webhooks' health), the
+"Mailchimp lists" page, and the webhook events as they came.
 
-Both are ModelAdmins whose changelist is a page of their own; their small JSON endpoints are
-registered through `get_urls`, so they live under /admin/, behind the admin login, CSRF
-protection and model permissions.
+The two pages are ModelAdmins whose changelist is a page of their own; their small JSON
+endpoints and buttons are registered through `get_urls`, so they live under /admin/, behind the
+admin login, CSRF protection and model permissions. `subscriptions.admin` extends both pages
+(reconciliation, the import of members): that work is the subscriptions'.
 """
 import json
 
@@ -19,7 +21,14 @@ from django.views.decorators.http import require_POST
 
 from . import selectors, services
 from .forms import ApiKeyForm, FlagChangeForm
-from .models import Audience, ConnectionCheck, Interest, MailchimpConnection, SyncRun
+from .models import (
+    Audience,
+    ConnectionCheck,
+    Interest,
+    MailchimpConnection,
+    SyncRun,
+    WebhookEvent,
+)
 
 
 def sync_run_json(run: SyncRun | None) -> dict | None:
@@ -85,6 +94,11 @@ class MailchimpConnectionAdmin(admin.ModelAdmin):
                 wrap(self.check_status_view),
                 name=f"{prefix}_check_status",
             ),
+            path(
+                "webhooks/register/",
+                wrap(require_POST(self.webhooks_register_view)),
+                name=f"{prefix}_webhooks_register",
+            ),
             *super().get_urls(),
         ]
 
@@ -124,6 +138,10 @@ class MailchimpConnectionAdmin(admin.ModelAdmin):
             ) if check else "",
             "sync_url": reverse("admin:mailchimp_integration_mailchimpconnection_sync"),
             "lists_url": reverse("admin:mailchimp_integration_audience_changelist"),
+            "health": self.health_get(),
+            "webhooks_register_url": reverse(
+                "admin:mailchimp_integration_mailchimpconnection_webhooks_register"
+            ),
             **(extra_context or {}),
         }
         return TemplateResponse(request, self.settings_template, context)
@@ -202,6 +220,25 @@ class MailchimpConnectionAdmin(admin.ModelAdmin):
             return JsonResponse({"error": "No such sync."}, status=404)
         return JsonResponse({"run": sync_run_json(run)})
 
+    def health_get(self) -> selectors.WebhookHealth:
+        """The webhooks' health panel; `subscriptions.admin` adds each list's reconciliation."""
+        return selectors.webhook_health()
+
+    def webhooks_register_view(self, request):
+        """POST: queue the registration of every audience's webhook ("Re-register webhooks")."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if services.webhooks_register_enqueue():
+            self.message_user(
+                request, "Re-registering the webhooks with Mailchimp in the background; "
+                "reload this page in a moment to see the outcome.", messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request, "The task queue could not be reached, so nothing was queued: is the "
+                "broker (Redis) running? Try again in a moment.", messages.ERROR,
+            )
+        return HttpResponseRedirect(_settings_url())
 
     def check_status_view(self, request, check_id: int):
         if not self.has_view_or_change_permission(request):
@@ -301,3 +338,47 @@ class AudienceAdmin(admin.ModelAdmin):
             }
         )
 
+
+
+class AppliedFilter(admin.SimpleListFilter):
+    title = "applied"
+    parameter_name = "applied"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Applied"), ("no", "Not applied yet")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(applied_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    """What Mailchimp's webhooks posted, as it came (the evidence), and what applying it did."""
+
+    list_display = ["type", "audience", "received_at", "applied_at", "outcome"]
+    list_filter = ["type", AppliedFilter, "endpoint__audience"]
+    list_select_related = ["endpoint__audience"]
+    search_fields = ["outcome"]
+    fields = ["type", "audience", "fired_at", "received_at", "applied_at", "outcome",
+              "what_came"]
+    readonly_fields = fields
+    date_hierarchy = "received_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(ordering="endpoint__audience__name")
+    def audience(self, event: WebhookEvent) -> str:
+        return event.endpoint.audience.name
+
+    @admin.display(description="what Mailchimp sent")
+    def what_came(self, event: WebhookEvent) -> str:
+        return json.dumps(event.data, indent=1, sort_keys=True) if event.data else "—"

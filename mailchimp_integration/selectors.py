@@ -1,14 +1,15 @@
-"""Reads: the Mailchimp configuration in force, audiences for the admin and the forms, sync runs."""
+"""Reads: the Mailchimp configuration in force, audiences for the admin and the forms, sync runs,
+and the webhooks' health."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import Count, F, Max, Prefetch, QuerySet
 from django.utils import formats, timezone
 
-from . import crypto
+from . import crypto, webhooks
 from .client import base_url_for
 from .exceptions import MailchimpNotConfigured
 from .models import (
@@ -18,6 +19,8 @@ from .models import (
     InterestCategory,
     MailchimpConnection,
     SyncRun,
+    WebhookEndpoint,
+    WebhookEvent,
     count_of,
 )
 
@@ -203,3 +206,73 @@ def connection_check_get(*, check_id: int) -> ConnectionCheck | None:
 
 def connection_check_latest() -> ConnectionCheck | None:
     return ConnectionCheck.objects.order_by("-requested_at", "-id").first()
+
+
+# --- The webhooks' health (the settings page) ------------------------------------------------
+
+SITE_URL_MISSING = (
+    "Not set. Set SITE_URL in the store's environment to its public address (for example "
+    "https://shop.example.com) and restart the store, then press “Re-register webhooks”: "
+    "until then Mailchimp cannot tell the store about unsubscribes made there."
+)
+
+
+@dataclass
+class WebhookHealthRow:
+    """One audience the store hears from: its webhook as registered, and what it received
+    (`more`: what other apps add to the row, e.g. the last reconciliation)."""
+
+    audience: Audience
+    endpoint: WebhookEndpoint | None
+    events_last_day: int
+    last_event_at: datetime | None = None
+    more: dict = field(default_factory=dict)
+
+    @property
+    def registered(self) -> bool:
+        return bool(self.endpoint and self.endpoint.mailchimp_webhook_id)
+
+    @property
+    def problem(self) -> str:
+        """Why the webhook is not (or no longer) registered, in the admin's words; "" if fine."""
+        if self.endpoint is None or not self.endpoint.registration_checked_at:
+            return ("Not registered yet: it is registered with the next import of the lists, "
+                    "or now with “Re-register webhooks”.")
+        if self.endpoint.registration_error:
+            return f"Registering failed: {self.endpoint.registration_error}"
+        return ""
+
+
+@dataclass(frozen=True)
+class WebhookHealth:
+    site_url: str
+    rows: list[WebhookHealthRow]
+
+    @property
+    def site_url_problem(self) -> str:
+        return "" if self.site_url else SITE_URL_MISSING
+
+
+def webhook_health(*, now: datetime | None = None) -> WebhookHealth:
+    """Every audience the store hears from with its webhook endpoint and the events received
+    in the last 24 hours: two queries, however many audiences."""
+    since = (now or timezone.now()) - timedelta(hours=24)
+    audiences = list(webhooks.audiences_to_hook().select_related("webhook_endpoint"))
+    received = {
+        audience_id: (count, last)
+        for audience_id, count, last in
+        WebhookEvent.objects.filter(received_at__gte=since,
+                                    endpoint__audience__in=[a.pk for a in audiences])
+        .values_list("endpoint__audience").annotate(count=Count("pk"), last=Max("received_at"))
+        .order_by()
+    }
+    rows = []
+    for audience in audiences:
+        endpoint = getattr(audience, "webhook_endpoint", None)
+        count, last = received.get(audience.pk, (0, None))
+        # The worker records the last event as it applies them; one just received counts too.
+        known = [t for t in (last, endpoint and endpoint.last_event_at) if t]
+        rows.append(WebhookHealthRow(audience=audience, endpoint=endpoint,
+                                     events_last_day=count,
+                                     last_event_at=max(known) if known else None))
+    return WebhookHealth(site_url=webhooks.site_url(), rows=rows)

@@ -11,18 +11,19 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from mailchimp_integration.models import Audience
 
-from . import delivery, selectors, services
+from . import delivery, inbound, selectors, services
 from .forms import CustomerListsForm, SubscribeCustomersForm
-from .models import ConsentEvent, NewsSettings, Push, Source, Subscription
+from .models import ConsentEvent, MemberSyncRun, NewsSettings, Push, Source, Subscription
 
 
 @admin.register(NewsSettings)
@@ -277,6 +278,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
             subscription.status_text = SUBSCRIPTION_STATUS_WORDS.get(
                 subscription.state, subscription.get_state_display()
             )
+            subscription.mailchimp_text = mailchimp_side_text(subscription)
         form = CustomerListsForm(
             request.POST if request.method == "POST" else None,
             subscriptions=subscriptions,
@@ -496,4 +498,246 @@ def _extend_customer_admin() -> None:
     admin.site.register(User, CustomerAdmin)
 
 
+# --- Members read from Mailchimp: the reconciliations and imports -------------------------
+
+MAILCHIMP_STATUS_WORDS = {
+    "subscribed": "Subscribed",
+    "pending": "Waiting for the person to confirm",
+    "unsubscribed": "Unsubscribed",
+    "cleaned": "Cleaned: the address bounced, it is never sent again",
+    "archived": "Archived in Mailchimp",
+    "transactional": "A contact, not subscribed to the news",
+}
+CHANGED_THROUGH_WORDS = {
+    "store": "sent by the store",
+    "webhook": "told by Mailchimp's webhook",
+    "reconciliation": "found by the reconciliation with Mailchimp",
+    "import": "imported from Mailchimp",
+}
+
+
+def mailchimp_side_text(subscription: Subscription) -> str:
+    """What Mailchimp holds for the subscription, when it last changed and how the store
+    learnt it, in an admin's words ("" before the first answer from Mailchimp)."""
+    if not subscription.mailchimp_status and not subscription.mailchimp_changed_by:
+        return ""
+    status = MAILCHIMP_STATUS_WORDS.get(subscription.mailchimp_status,
+                                        subscription.mailchimp_status or "Not in Mailchimp")
+    parts = [f"In Mailchimp: {status}"]
+    if subscription.mailchimp_last_changed:
+        when = timezone.localtime(subscription.mailchimp_last_changed)
+        parts.append(f"since {formats.date_format(when, 'DATETIME_FORMAT')}")
+    through = CHANGED_THROUGH_WORDS.get(subscription.mailchimp_changed_by)
+    if through:
+        parts.append(f"({through})")
+    return " ".join(parts)
+
+
+def member_sync_run_text(run: MemberSyncRun | None) -> str:
+    """One line on a run for the admin's pages."""
+    if run is None:
+        return "None yet"
+    if run.state == MemberSyncRun.State.QUEUED:
+        return "Waiting for a worker"
+    if run.state == MemberSyncRun.State.RUNNING:
+        return (f"Running: {run.progress_done:,} of {run.progress_total:,} members read"
+                if run.progress_total else "Running")
+    when = formats.date_format(timezone.localtime(run.finished_at or run.queued_at),
+                               "DATETIME_FORMAT")
+    if run.state == MemberSyncRun.State.FAILED:
+        return f"Failed {when}: {run.error}"
+    if run.kind == MemberSyncRun.Kind.IMPORT:
+        added = run.counts.get("new", 0)
+        return (f"Finished {when}: {run.progress_done:,} members read, "
+                f"{added:,} new here, {run.drift - added:,} brought up to date")
+    return (f"{when}: " + ngettext("%(n)s member differed", "%(n)s members differed",
+                                   run.drift) % {"n": f"{run.drift:,}"})
+
+
+def member_sync_run_json(run: MemberSyncRun) -> dict:
+    return {
+        "id": run.pk,
+        "audience": run.audience.name,
+        "audience_id": run.audience_id,
+        "kind": run.kind,
+        "state": run.state,
+        "finished": run.state in (MemberSyncRun.State.SUCCEEDED, MemberSyncRun.State.FAILED),
+        "failed": run.state == MemberSyncRun.State.FAILED,
+        "progress_done": run.progress_done,
+        "progress_total": run.progress_total,
+        "drift": run.drift,
+        "text": member_sync_run_text(run),
+    }
+
+
+def _may_read_members(request) -> bool:
+    """Importing and reconciling write subscriptions: the staff member must be allowed to."""
+    return request.user.has_perm(f"{Subscription._meta.app_label}.change_subscription")
+
+
+@admin.register(MemberSyncRun)
+class MemberSyncRunAdmin(admin.ModelAdmin):
+    """Every reconciliation and import, with what it found: a log, read-only."""
+
+    list_display = ["audience", "kind", "state", "queued_at", "finished_at", "progress",
+                    "drift_found", "api_calls"]
+    list_filter = ["kind", "state", "audience"]
+    list_select_related = ["audience"]
+    date_hierarchy = "queued_at"
+    fields = ["audience", "kind", "state", "full", "dry_run", "queued_at", "finished_at",
+              "progress", "drift_found", "by_kind", "first_examples", "watermark", "api_calls",
+              "error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="members read")
+    def progress(self, run: MemberSyncRun) -> str:
+        return f"{run.progress_done:,} of {run.progress_total:,}"
+
+    @admin.display(description="differed")
+    def drift_found(self, run: MemberSyncRun) -> int:
+        return run.drift
+
+    @admin.display(description="by kind")
+    def by_kind(self, run: MemberSyncRun) -> str:
+        return ", ".join(f"{kind}: {n:,}" for kind, n in sorted(run.counts.items())) or "—"
+
+    @admin.display(description="first examples")
+    def first_examples(self, run: MemberSyncRun) -> str:
+        return "; ".join(f"{kind}: {', '.join(emails)}"
+                         for kind, emails in sorted(run.examples.items())) or "—"
+
+
+def _extend_integration_admin() -> None:
+    """The integration's settings page gets each list's last reconciliation and "Reconcile
+    now"; the lists page gets "Import members from Mailchimp" with its progress."""
+    from mailchimp_integration.models import MailchimpConnection
+
+    settings_base = type(admin.site._registry[MailchimpConnection])
+    lists_base = type(admin.site._registry[Audience])
+
+    class MailchimpConnectionAdmin(settings_base):
+        settings_template = "admin/subscriptions/mailchimp_settings.html"
+
+        def get_urls(self):
+            return [
+                path("webhooks/reconcile/",
+                     self.admin_site.admin_view(require_POST(self.reconcile_view)),
+                     name="subscriptions_members_reconcile"),
+                *super().get_urls(),
+            ]
+
+        def health_get(self):
+            health = super().health_get()
+            audience_ids = [row.audience.pk for row in health.rows]
+            finished = selectors.member_sync_runs_latest(
+                audience_ids=audience_ids, kind=MemberSyncRun.Kind.RECONCILE, finished=True)
+            unfinished = selectors.member_sync_runs_unfinished(
+                audience_ids=audience_ids, kind=MemberSyncRun.Kind.RECONCILE)
+            for row in health.rows:
+                # What the last one found stays in view while another waits or runs.
+                last, now = finished.get(row.audience.pk), unfinished.get(row.audience.pk)
+                row.more["reconciliation"] = last or now
+                row.more["reconciliation_text"] = (
+                    f"{member_sync_run_text(last)}; {member_sync_run_text(now).lower()} now"
+                    if last and now else member_sync_run_text(last or now))
+            return health
+
+        def changelist_view(self, request, extra_context=None):
+            extra_context = {**(extra_context or {}),
+                             "reconcile_url": reverse("admin:subscriptions_members_reconcile"),
+                             "can_read_members": _may_read_members(request)}
+            return super().changelist_view(request, extra_context)
+
+        def reconcile_view(self, request):
+            """POST ("Reconcile now"): a reconciliation of every list in use, in the worker."""
+            if not (self.has_change_permission(request) and _may_read_members(request)):
+                raise PermissionDenied
+            audiences = inbound.audiences_to_reconcile()
+            if not audiences:
+                self.message_user(request, "No list is in use, so there is nothing to "
+                                  "reconcile.", messages.WARNING)
+            else:
+                inbound.runs_enqueue(audiences=audiences, kind=MemberSyncRun.Kind.RECONCILE)
+                self.message_user(request, ngettext(
+                    "Reconciling %(n)d list with Mailchimp in the background; reload this "
+                    "page in a moment to see what it found.",
+                    "Reconciling %(n)d lists with Mailchimp in the background; reload this "
+                    "page in a moment to see what they found.", len(audiences),
+                ) % {"n": len(audiences)}, messages.SUCCESS)
+            return HttpResponseRedirect(
+                reverse("admin:mailchimp_integration_mailchimpconnection_changelist"))
+
+    class AudienceAdmin(lists_base):
+        lists_template = "admin/subscriptions/mailchimp_lists.html"
+
+        def get_urls(self):
+            wrap = self.admin_site.admin_view
+            return [
+                path("members/import/", wrap(require_POST(self.members_import_view)),
+                     name="subscriptions_members_import"),
+                path("members/runs/", wrap(self.members_runs_view),
+                     name="subscriptions_members_runs"),
+                *super().get_urls(),
+            ]
+
+        def changelist_view(self, request, extra_context=None):
+            audiences = selectors.audiences_for_members_import()
+            latest = selectors.member_sync_runs_latest(audience_ids=[a.pk for a in audiences],
+                                                       kind=MemberSyncRun.Kind.IMPORT)
+            for run in latest.values():
+                run.text = member_sync_run_text(run)
+            extra_context = {
+                **(extra_context or {}),
+                "members_imports": [(audience, latest.get(audience.pk))
+                                    for audience in audiences],
+                "members_import_url": reverse("admin:subscriptions_members_import"),
+                "members_runs_url": reverse("admin:subscriptions_members_runs"),
+                "can_import_members": (self.has_change_permission(request)
+                                       and _may_read_members(request)),
+            }
+            return super().changelist_view(request, extra_context)
+
+        def members_import_view(self, request):
+            """POST: import every switched-on list's members, in the worker; answers the
+            runs (JSON) for the page to follow."""
+            if not (self.has_change_permission(request) and _may_read_members(request)):
+                return JsonResponse({"error": "You may not import members."}, status=403)
+            audiences = selectors.audiences_for_members_import()
+            if not audiences:
+                return JsonResponse({"error": "No list is switched on: switch on the lists "
+                                              "whose members the store should know first."},
+                                    status=409)
+            runs = inbound.runs_enqueue(audiences=audiences, kind=MemberSyncRun.Kind.IMPORT)
+            return JsonResponse({"runs": [member_sync_run_json(run) for run in runs]})
+
+        def members_runs_view(self, request):
+            """GET ?id=…&id=…: those runs as they stand (the page polls it)."""
+            if not self.has_view_or_change_permission(request):
+                return JsonResponse({"error": "You may not see the Mailchimp lists."},
+                                    status=403)
+            try:
+                ids = [int(value) for value in request.GET.getlist("id")][:100]
+            except ValueError:
+                return JsonResponse({"error": "Run ids are numbers."}, status=400)
+            runs = selectors.member_sync_runs_get(run_ids=ids)
+            return JsonResponse({"runs": [member_sync_run_json(run) for run in runs]})
+
+    for model, admin_class in ((MailchimpConnection, MailchimpConnectionAdmin),
+                               (Audience, AudienceAdmin)):
+        base = type(admin.site._registry[model])
+        admin_class.__name__, admin_class.__qualname__ = base.__name__, base.__qualname__
+        admin.site.unregister(model)
+        admin.site.register(model, admin_class)
+
+
 _extend_customer_admin()
+_extend_integration_admin()
