@@ -98,6 +98,26 @@ def signed_up(email="ann@example.com", **kw) -> Subscription:
     return Subscription.objects.get(email=email)
 
 
+def browser_staff_signed_in(page, live_server, email: str, password: str) -> None:
+    """In the browser: signed in to the back office."""
+    page.goto(live_server.url + "/admin/login/")
+    page.locator('[name="username"]').fill(email)
+    page.locator('[name="password"]').fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def browser_customer_signed_in(page, live_server, email: str, password: str) -> None:
+    """In the browser: signed in to the store as a customer."""
+    from playwright.sync_api import expect
+
+    page.goto(live_server.url + "/accounts/sign-in/")
+    form = page.locator("form.stacked")
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("You're signed in.")).to_be_visible()
+
+
 def checkout_form_open(page, live_server):
     """In the browser: one item in the cart, the checkout form filled in where still empty
     (a signed-in customer's details are there already). Returns the form."""

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from .factories import PASSWORD, CustomerFactory, interest
-from .helpers import checkout_form_open, in_mailchimp
+from .helpers import browser_staff_signed_in, checkout_form_open, in_mailchimp
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -53,10 +53,7 @@ def test_footer_registration_checkout_and_admin_tab(
     User.objects.create_superuser(email="boss@example.com", password=PASSWORD)
     customer = CustomerFactory(email="cust@example.com")
     page.context.clear_cookies()
-    page.goto(live_server.url + "/admin/login/")
-    page.locator('[name="username"]').fill("boss@example.com")
-    page.locator('[name="password"]').fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    browser_staff_signed_in(page, live_server, "boss@example.com", PASSWORD)
     page.goto(live_server.url + f"/admin/accounts/user/{customer.pk}/change/")
     page.get_by_role("link", name="Mailchimp news lists").click()
     tab = page.locator("#news-lists-form")

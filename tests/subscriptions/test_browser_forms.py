@@ -14,7 +14,7 @@ from tests.mailchimp_integration.factories import (
 )
 
 from .factories import PASSWORD, CustomerFactory
-from .helpers import checkout_form_open
+from .helpers import browser_customer_signed_in, browser_staff_signed_in, checkout_form_open
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,12 +41,7 @@ def group(audience, name):
 
 
 def sign_in(page, live_server, customer):
-    page.goto(live_server.url + "/accounts/sign-in/")
-    form = page.locator("form.stacked")
-    form.get_by_label("Email").fill(customer.email)
-    form.get_by_label("Password").fill(PASSWORD)
-    form.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text("You're signed in.")).to_be_visible()
+    browser_customer_signed_in(page, live_server, customer.email, PASSWORD)
 
 
 def fill_registration(page, live_server, email):
@@ -128,10 +123,7 @@ def test_the_admin_tab_lets_a_switched_off_list_be_left(page, live_server, admin
     customer = CustomerFactory(email="me@example.com")
     Subscription.objects.create(email="me@example.com", audience=old, user=customer,
                                 source=Source.FOOTER, state=Subscription.State.SUBSCRIBED)
-    page.goto(live_server.url + "/admin/login/")
-    page.locator('[name="username"]').fill(admin_user.email)
-    page.locator('[name="password"]').fill("password")
-    page.get_by_role("button", name="Log in").click()
+    browser_staff_signed_in(page, live_server, admin_user.email, "password")
     page.goto(live_server.url + f"/admin/subscriptions/subscription/customer/{customer.pk}/")
     select = page.locator("#news-lists-form").get_by_label("Old news")
     expect(select).to_be_enabled()
