@@ -3,9 +3,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from .views import media_serve
+from .views import alive, media_serve
 
 urlpatterns = [
+    path("alive/", alive, name="alive"),
     path("admin/", admin.site.urls),
     path("accounts/", include("shop.accounts.urls")),
     path("cart/", include("shop.cart.urls")),

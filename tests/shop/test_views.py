@@ -39,3 +39,11 @@ def test_every_page_links_the_favicon(client):
     assert '<link rel="icon" href="/favicon.ico"' in page
     assert 'href="/static/shop/favicon.svg" type="image/svg+xml"' in page
     assert finders.find("shop/favicon.svg")
+
+
+def test_the_liveness_check_answers_without_the_database(client):
+    # No database fixture: a query anywhere on the way would raise.
+    response = client.get(reverse("alive"))
+    assert response.status_code == 200 and response.content == b"ok"
+    assert "no-store" in response["Cache-Control"]
+    assert client.post(reverse("alive")).status_code == 405
