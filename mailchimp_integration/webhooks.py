@@ -11,6 +11,7 @@ import hmac
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -66,27 +67,51 @@ def _secret_new_undo(endpoint: WebhookEndpoint, *, replaced: str, until) -> None
         secret_hash=endpoint.previous_secret_hash, previous_secret_hash=replaced,
         previous_valid_until=until,
     )
+    forget_known(endpoint.pk)
 
 
 def endpoint_path(endpoint: WebhookEndpoint, secret: str) -> str:
     return reverse("mailchimp_integration:webhook", args=[endpoint.pk, secret])
 
 
+# Each endpoint as this process last read it: a POST is authenticated against this copy, with
+# no query, while it is younger than KNOWN_FOR; a secret the copy does not accept is always
+# checked against the database. A secret replaced in another process is thus still accepted
+# here for up to KNOWN_FOR (it stays valid for PREVIOUS_SECRET_VALID anyway); a change saved
+# in this process forgets the copy at once (forget_known, on WebhookEndpoint's signals).
+KNOWN_FOR = 60.0
+_known: dict[int, tuple[float, WebhookEndpoint]] = {}
+
+
+def forget_known(endpoint_id: int | None = None) -> None:
+    if endpoint_id is None:
+        _known.clear()
+    else:
+        _known.pop(endpoint_id, None)
+
+
+def _accepts(endpoint: WebhookEndpoint, given: str) -> bool:
+    if hmac.compare_digest(endpoint.secret_hash, given):
+        return True
+    previous_ok = (endpoint.previous_secret_hash and endpoint.previous_valid_until
+                   and endpoint.previous_valid_until > timezone.now())
+    return bool(previous_ok and hmac.compare_digest(endpoint.previous_secret_hash, given))
+
+
 def endpoint_for(*, endpoint_id: int, secret: str) -> WebhookEndpoint | None:
     """The endpoint if `secret` is its secret, or its previous one still accepted (compared
     in constant time), else None."""
-    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
     given = _hash(secret)
+    known = _known.get(endpoint_id)
+    if known and time.monotonic() - known[0] < KNOWN_FOR and _accepts(known[1], given):
+        return known[1]
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
     if endpoint is None:
+        forget_known(endpoint_id)
         hmac.compare_digest(_hash(""), given)  # the same work whether or not it exists
         return None
-    if hmac.compare_digest(endpoint.secret_hash, given):
-        return endpoint
-    previous_ok = (endpoint.previous_secret_hash and endpoint.previous_valid_until
-                   and endpoint.previous_valid_until > timezone.now())
-    if previous_ok and hmac.compare_digest(endpoint.previous_secret_hash, given):
-        return endpoint
-    return None
+    _known[endpoint_id] = (time.monotonic(), endpoint)
+    return endpoint if _accepts(endpoint, given) else None
 
 
 def form_data(post: QueryDict) -> dict:

@@ -98,6 +98,7 @@ def test_a_new_site_url_moves_our_webhook_and_the_old_url_is_accepted_a_day(
     client = Client()
     assert client.get(old_path).status_code == 200
     WebhookEndpoint.objects.update(previous_valid_until=timezone.now() - timedelta(seconds=1))
+    webhooks.forget_known()  # an update() sends no signal: as once the process's copy expires
     assert client.get(old_path).status_code == 404
     assert client.get(new["url"][len(settings.SITE_URL):]).status_code == 200
 
