@@ -340,6 +340,19 @@ class AudienceAdmin(admin.ModelAdmin):
 
 
 
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """A log or evidence: shown, never added, changed or deleted in the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class AppliedFilter(admin.SimpleListFilter):
     title = "applied"
     parameter_name = "applied"
@@ -354,7 +367,7 @@ class AppliedFilter(admin.SimpleListFilter):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyModelAdmin):
     """What Mailchimp's webhooks posted, as it came (the evidence), and what applying it did."""
 
     list_display = ["type", "audience", "received_at", "applied_at", "outcome"]
@@ -365,15 +378,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
               "what_came"]
     readonly_fields = fields
     date_hierarchy = "received_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(ordering="endpoint__audience__name")
     def audience(self, event: WebhookEvent) -> str:

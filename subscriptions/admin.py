@@ -19,6 +19,7 @@ from django.utils import formats, timezone
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from mailchimp_integration.admin import ReadOnlyModelAdmin
 from mailchimp_integration.models import Audience
 
 from . import delivery, inbound, selectors, services
@@ -561,7 +562,7 @@ def member_sync_run_json(run: MemberSyncRun) -> dict:
         "audience_id": run.audience_id,
         "kind": run.kind,
         "state": run.state,
-        "finished": run.state in (MemberSyncRun.State.SUCCEEDED, MemberSyncRun.State.FAILED),
+        "finished": run.is_finished,
         "failed": run.state == MemberSyncRun.State.FAILED,
         "progress_done": run.progress_done,
         "progress_total": run.progress_total,
@@ -576,7 +577,7 @@ def _may_read_members(request) -> bool:
 
 
 @admin.register(MemberSyncRun)
-class MemberSyncRunAdmin(admin.ModelAdmin):
+class MemberSyncRunAdmin(ReadOnlyModelAdmin):
     """Every reconciliation and import, with what it found: a log, read-only."""
 
     list_display = ["audience", "kind", "state", "queued_at", "finished_at", "progress",
@@ -588,15 +589,6 @@ class MemberSyncRunAdmin(admin.ModelAdmin):
               "progress", "drift_found", "by_kind", "first_examples", "watermark", "api_calls",
               "error"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="members read")
     def progress(self, run: MemberSyncRun) -> str:

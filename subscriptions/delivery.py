@@ -189,7 +189,8 @@ class Plan:
         return sent
 
 
-def _iso(value: datetime | None) -> str:
+def mailchimp_time(value: datetime | None) -> str:
+    """A time as Mailchimp's API takes it (UTC, to the second), or "" for none."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00") if value else ""
 
 
@@ -268,7 +269,7 @@ def build(subscription: Subscription, *, removed: set[str] | None = None,
     if new and event is not None:
         signup = {}
         if event.action == ConsentEvent.Action.OPT_IN:
-            signup = {"ip_signup": event.ip or "", "timestamp_signup": _iso(event.at)}
+            signup = {"ip_signup": event.ip or "", "timestamp_signup": mailchimp_time(event.at)}
         plan.change = MemberChange(
             email=subscription.email, create=True,
             status_if_new=consent.status_if_new(event), **details, **signup,

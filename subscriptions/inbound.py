@@ -33,6 +33,7 @@ from mailchimp_integration.exceptions import MailchimpError
 from mailchimp_integration.models import Audience, Interest
 
 from . import consent
+from .delivery import STATE_FOR_STATUS, mailchimp_time
 from .models import ConsentEvent, MemberSyncRun, Source, Subscription
 
 logger = logging.getLogger(__name__)
@@ -42,14 +43,6 @@ EXAMPLES_PER_KIND = 5
 # How far before the watermark a reconciliation reads again (clocks, same-second changes).
 OVERLAP = timedelta(minutes=5)
 
-STATE_FOR_STATUS = {
-    "subscribed": Subscription.State.SUBSCRIBED,
-    "pending": Subscription.State.PENDING,
-    "unsubscribed": Subscription.State.UNSUBSCRIBED,
-    "transactional": Subscription.State.CONTACT,
-    "cleaned": Subscription.State.UNSUBSCRIBED,
-    "archived": Subscription.State.UNSUBSCRIBED,
-}
 ORIGINS = dict(Subscription._meta.get_field("mailchimp_changed_by").choices)
 WORDING = {
     "unsubscribed": "Unsubscribed in Mailchimp",
@@ -411,10 +404,6 @@ def _write(audience: Audience, page: _Page) -> None:
 
 # --- Reconciliation and import -------------------------------------------------------------
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="seconds")
-
-
 def watermark_of(audience: Audience) -> datetime | None:
     """The newest change the last finished reconciliation or import applied."""
     return (MemberSyncRun.objects.filter(audience=audience, state=MemberSyncRun.State.SUCCEEDED,
@@ -435,7 +424,7 @@ def run_execute(*, run: MemberSyncRun, client: MailchimpClient, progress=None) -
     audience = run.audience
     importing = run.kind == MemberSyncRun.Kind.IMPORT
     since_at = None if (run.full or importing) else watermark_of(audience)
-    since = _iso(since_at - OVERLAP) if since_at else ""
+    since = mailchimp_time(since_at - OVERLAP) if since_at else ""
     # Members the store lacks are added by an import, and by a reconciliation once it reads
     # only what changed since the last one (a Mailchimp-side signup a webhook missed).
     create_missing = importing or bool(since)
@@ -508,7 +497,7 @@ def _read(client: MailchimpClient, audience: Audience, addresses: dict[str, str]
         offset = 0
         while True:
             page = client.members_changed_page(audience.mailchimp_id,
-                                               since=_iso(since - OVERLAP), offset=offset)
+                                               since=mailchimp_time(since - OVERLAP), offset=offset)
             for member in page.items:
                 remote = Remote.of(member)
                 if remote.email in addresses:

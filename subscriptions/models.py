@@ -332,6 +332,8 @@ class MemberSyncRun(models.Model):
         SUCCEEDED = "succeeded", "Finished"
         FAILED = "failed", "Failed"
 
+    FINISHED_STATES = (State.SUCCEEDED, State.FAILED)
+
     audience = models.ForeignKey("mailchimp_integration.Audience", on_delete=models.CASCADE,
                                  related_name="member_sync_runs")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -357,6 +359,10 @@ class MemberSyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.audience} ({self.get_state_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in self.FINISHED_STATES
 
     @property
     def drift(self) -> int:

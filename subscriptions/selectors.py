@@ -173,8 +173,7 @@ def member_sync_runs_latest(*, audience_ids, kind: str,
     audience id: one query, however many."""
     of_kind = MemberSyncRun.objects.filter(kind=kind)
     if finished:
-        of_kind = of_kind.filter(
-            state__in=[MemberSyncRun.State.SUCCEEDED, MemberSyncRun.State.FAILED])
+        of_kind = of_kind.filter(state__in=MemberSyncRun.FINISHED_STATES)
     newest = (of_kind.filter(audience_id=OuterRef("audience_id"))
               .order_by("-queued_at", "-id").values("pk")[:1])
     runs = of_kind.filter(audience_id__in=list(audience_ids), pk=Subquery(newest))
@@ -184,10 +183,8 @@ def member_sync_runs_latest(*, audience_ids, kind: str,
 def member_sync_runs_unfinished(*, audience_ids, kind: str) -> dict[int, MemberSyncRun]:
     """Runs of this kind waiting for or in a worker, by audience id (a button pressed twice
     queues nothing more)."""
-    runs = MemberSyncRun.objects.filter(
-        audience_id__in=list(audience_ids), kind=kind,
-        state__in=[MemberSyncRun.State.QUEUED, MemberSyncRun.State.RUNNING],
-    ).select_related("audience")
+    runs = (MemberSyncRun.objects.filter(audience_id__in=list(audience_ids), kind=kind)
+            .exclude(state__in=MemberSyncRun.FINISHED_STATES).select_related("audience"))
     return {run.audience_id: run for run in runs}
 
 
