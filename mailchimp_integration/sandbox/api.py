@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from . import validation
@@ -350,10 +351,29 @@ ROUTES: list[tuple[re.Pattern, dict[str, Callable]]] = [
 ]
 
 
+@cache
+def all_routes() -> list[tuple[re.Pattern, dict[str, Callable]]]:
+    """ROUTES and the e-commerce routes, imported on first use: `ecommerce_api` builds on this
+    module's helpers."""
+    from .ecommerce_api import ROUTES as ECOMMERCE_ROUTES
+    return ROUTES + [(re.compile(pattern.replace("{}", SEGMENT)), methods)
+                     for pattern, methods in ECOMMERCE_ROUTES]
+
+
+def route_kind(path: str) -> str:
+    """The route a /3.0 path takes, ids as {}: "/ecommerce/stores/{}/orders/{}" (the path
+    itself when no route matches)."""
+    path = path.removeprefix("/3.0").rstrip("/") or "/"
+    for regex, _ in all_routes():
+        if regex.fullmatch(path):
+            return regex.pattern.replace(SEGMENT, "{}")
+    return path
+
+
 def dispatch(sandbox: Sandbox, request: ApiRequest) -> ApiResponse:
     """Run one API call against the account (no auth, faults or limits: the caller's job)."""
     path = request.path.rstrip("/") or "/"
-    for regex, methods in ROUTES:
+    for regex, methods in all_routes():
         match = regex.fullmatch(path)
         if not match:
             continue

@@ -75,6 +75,31 @@ class SandboxControl:
         return self._call("POST", f"/lists/{list_id}/members-bulk",
                           json={"members": members})["created"]
 
+    # ------------------------------------------------------------- campaigns and e-commerce
+    def create_campaign(self, list_id: str, *, campaign_id: str | None = None,
+                        title: str = "") -> str:
+        """A sent campaign to the audience: GET /3.0/campaigns/{id} shows it and orders may
+        name it in campaign_id (an unknown one is a 400)."""
+        body = {"list_id": list_id, "title": title}
+        if campaign_id:
+            body["id"] = campaign_id
+        return self._call("POST", "/campaigns", json=body)["id"]
+
+    def campaign_revenue(self, campaign_id: str) -> dict:
+        """{campaign_id, revenue, orders, cancelled_orders}: Σ order_total of the orders that
+        name the campaign, cancelled ones (financial_status "cancelled" or
+        cancelled_at_foreign set) left out; refunded ones at their order_total."""
+        return self._call("GET", f"/campaigns/{campaign_id}/revenue")
+
+    def ecommerce_store(self, store_id: str) -> dict:
+        """The store as stored, with its customers, products, orders, carts, promo rules."""
+        return self._call("GET", f"/ecommerce/stores/{store_id}")
+
+    def call_counts(self) -> dict:
+        """{"calls": {"PUT /ecommerce/stores/{}/orders/{}": n, …}, "batched": {…}}: the
+        request log by method and route; `batched` counts operations inside POST /batches."""
+        return self._call("GET", "/calls")
+
     def rename_list(self, list_id: str, name: str) -> None:
         self._call("PATCH", f"/lists/{list_id}", json={"name": name})
 

@@ -45,6 +45,18 @@
                                                    all, until DELETE): never sent, recorded
                                                    with dropped: true
     GET    /batch-results/{batch}.tar.gz           a finished batch's response bodies
+    POST   /campaigns                              {list_id, id?, title?} -> {id}: a sent
+                                                   campaign GET /3.0/campaigns/{id} shows and
+                                                   orders' campaign_id may name
+    GET    /campaigns/{id}/revenue                 {campaign_id, revenue, orders,
+                                                   cancelled_orders}: Σ order_total of the
+                                                   orders naming it, cancelled ones left out
+    GET    /ecommerce/stores/{store}               the store as stored, with its customers,
+                                                   products, orders, carts and promo rules
+    GET    /calls                                  {calls: {"PUT /ecommerce/stores/{}/orders/{}":
+                                                   n, …}, batched: {…}}: API calls in the
+                                                   request log by method and route; `batched`
+                                                   counts the operations inside POST /batches
 
 People changes fire the list's webhooks (source "user", "admin" for clean) like Mailchimp.
 A person's subscribe or confirm lifts the compliance lock the API cannot (see `compliance`).
@@ -56,6 +68,8 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
+from .api import route_kind
+from .ecommerce import Ecommerce
 from .errors import ApiError
 
 if TYPE_CHECKING:
@@ -163,7 +177,32 @@ def route(sandbox: Sandbox, method: str, path: str, query: dict, body: dict):
         match = re.fullmatch(r"(\w+)\.tar\.gz", parts[1])
         if match:
             return sandbox.batches.results(match.group(1))
+    if parts[0] in {"campaigns", "ecommerce", "calls"}:
+        return _ecommerce_route(sandbox, method, parts, body)
     raise ControlError(404, f"no control route {method} /_sandbox{path}")
+
+
+def _ecommerce_route(sandbox: Sandbox, method: str, parts: list[str], body: dict):
+    shop = Ecommerce(sandbox.account)
+    if (method, parts) == ("POST", ["campaigns"]):
+        return {"id": shop.campaign_create(body["list_id"], campaign_id=body.get("id"),
+                                           title=body.get("title", ""))}
+    if method == "GET" and len(parts) == 3 and parts[0] == "campaigns" and \
+            parts[2] == "revenue":
+        return shop.campaign_revenue(parts[1])
+    if method == "GET" and len(parts) == 3 and parts[:2] == ["ecommerce", "stores"]:
+        return shop.store_state(parts[2])
+    if (method, parts) == ("GET", ["calls"]):
+        calls: dict[str, int] = {}
+        batched: dict[str, int] = {}
+        for entry in sandbox.logged_requests():
+            kind = f"{entry['method']} {route_kind(entry['path'])}"
+            calls[kind] = calls.get(kind, 0) + 1
+            for operation in entry.get("operations") or []:
+                kind = f"{operation['method']} {route_kind(operation['path'])}"
+                batched[kind] = batched.get(kind, 0) + 1
+        return {"calls": calls, "batched": batched}
+    raise ControlError(404, f"no control route {method} /_sandbox/{'/'.join(parts)}")
 
 
 def _lists_route(sandbox: Sandbox, method: str, parts: list[str], body: dict):

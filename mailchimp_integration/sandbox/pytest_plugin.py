@@ -56,6 +56,14 @@ so the same calls work from another process (a Celery worker) on the same URL:
     .drop(times=1)           (closes the connection without a response)
     .add_fault(kind, route=, method=, times=, **options) .faults() .remove_fault(id) .clear_faults()
     .set_connection_limit(enabled=True, limit=10)   (the 11th simultaneous call gets a 429)
+  Campaigns and e-commerce (the /3.0/ecommerce endpoints themselves: see `ecommerce`):
+    .create_campaign(list_id, campaign_id=None, title="") -> id   a sent campaign that
+        GET /3.0/campaigns/{id} shows and orders' campaign_id may name (unknown: 400)
+    .campaign_revenue(campaign_id) -> {campaign_id, revenue, orders, cancelled_orders}
+        Σ order_total of its orders; cancelled ones (financial_status "cancelled" or
+        cancelled_at_foreign set) left out, refunded ones at their order_total
+    .ecommerce_store(store_id) -> the store as stored, customers, products, orders… included
+    .call_counts() -> {"calls": {"PUT /ecommerce/stores/{}/orders/{}": 1, …}, "batched": {…}}
   What was sent:
     .requests() -> ["GET /3.0/lists?count=1000&fields=…", …]
     .request_log() -> [{method, path, query, params, body (parsed JSON), status, time, …}]

@@ -57,6 +57,10 @@ class Account(AccountMembers, AccountPeople):
                 "lists": {},
                 "tags": {},
                 "forgotten": [],
+                # Stores and their customers, products, orders, carts, promos (`ecommerce`),
+                # and the campaigns orders may name.
+                "ecommerce": {"stores": {}},
+                "campaigns": {},
             }
             self._load_seed_lists(copy.deepcopy(seed.get("lists", [])))
             self.on_change()
