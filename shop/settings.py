@@ -347,6 +347,10 @@ MAILCHIMP_RETRY_MAX_WAIT = float(os.environ.get("MAILCHIMP_RETRY_MAX_WAIT", "30"
 MAILCHIMP_SYNC_INTERVAL_MINUTES = int(os.environ.get("MAILCHIMP_SYNC_INTERVAL_MINUTES", "60"))
 # Webhook POSTs with a wrong secret answered 404 per IP per hour; past it, 429.
 MAILCHIMP_WEBHOOK_REFUSALS_LIMIT = int(os.environ.get("MAILCHIMP_WEBHOOK_REFUSALS_LIMIT", "20"))
+# Webhook events applied at once, except in a burst (this many stored in the last second):
+# then once it settles, in one go, but none held longer than the wait (seconds).
+MAILCHIMP_WEBHOOK_BURST_EVENTS = int(os.environ.get("MAILCHIMP_WEBHOOK_BURST_EVENTS", "20"))
+MAILCHIMP_WEBHOOK_BURST_MAX_WAIT = float(os.environ.get("MAILCHIMP_WEBHOOK_BURST_MAX_WAIT", "5"))
 CELERY_BEAT_SCHEDULE["mailchimp-sync-lists"] = {
     "task": "mailchimp_integration.sync_lists_scheduled",
     "schedule": MAILCHIMP_SYNC_INTERVAL_MINUTES * 60.0,

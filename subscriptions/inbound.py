@@ -593,6 +593,46 @@ def events_enqueue() -> None:
                            exc_info=True)
 
 
+def events_burst_wait(*, now: datetime | None = None) -> float:
+    """Seconds to wait before applying, or 0. While events pour in (a burst: at least
+    MAILCHIMP_WEBHOOK_BURST_EVENTS stored in the last second) the web answers them first and
+    the worker applies the burst in one go once it settles, with one read of the members
+    changed, but never holds an event longer than MAILCHIMP_WEBHOOK_BURST_MAX_WAIT seconds."""
+    from django.conf import settings
+    from django.db.models import Count, Min
+
+    from mailchimp_integration.models import WebhookEvent
+
+    burst = int(getattr(settings, "MAILCHIMP_WEBHOOK_BURST_EVENTS", 20))
+    longest = float(getattr(settings, "MAILCHIMP_WEBHOOK_BURST_MAX_WAIT", 5))
+    if burst <= 0 or longest <= 0:
+        return 0.0
+    now = now or timezone.now()
+    pending = WebhookEvent.objects.filter(applied_at__isnull=True).aggregate(
+        oldest=Min("received_at"),
+        recent=Count("pk", filter=Q(received_at__gte=now - timedelta(seconds=1))),
+    )
+    if pending["oldest"] is None or pending["recent"] < burst:
+        return 0.0
+    left = longest - (now - pending["oldest"]).total_seconds()
+    return max(0.0, min(1.0, left))
+
+
+def events_enqueue_later(*, countdown: float) -> None:
+    """Apply after `countdown` seconds (a burst settling); the mark stays, so the events
+    arriving meanwhile queue no more tasks."""
+    from django.core.cache import cache
+
+    from . import tasks
+
+    cache.set(APPLY_QUEUED_KEY, 1, timeout=60 + countdown)
+    try:
+        tasks.webhooks_apply.apply_async(countdown=countdown)
+    except Exception:  # the broker is down: the sweeper applies them later
+        cache.delete(APPLY_QUEUED_KEY)
+        logger.warning("could not queue the webhook events; the sweeper will", exc_info=True)
+
+
 def events_pending() -> int:
     from mailchimp_integration.models import WebhookEvent
 

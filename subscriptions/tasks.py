@@ -67,7 +67,12 @@ def push_tags_check(self, batch_id: str) -> None:
 @shared_task(name="subscriptions.webhooks_apply", bind=True, ignore_result=True,
              soft_time_limit=DRAIN_TIME_LIMIT - 60, time_limit=DRAIN_TIME_LIMIT)
 def webhooks_apply(self) -> None:
-    """Apply Mailchimp's webhook events stored since (each re-reads its member)."""
+    """Apply Mailchimp's webhook events stored since (each re-reads its member); in a burst,
+    once it settles (a few seconds at most)."""
+    wait = inbound.events_burst_wait()
+    if wait:
+        inbound.events_enqueue_later(countdown=wait)
+        return
     try:
         deferred = inbound.events_apply_now()
     except MailchimpTransientError as error:
