@@ -568,6 +568,25 @@ class Webhook:
                    sources={k: bool(v) for k, v in (data.get("sources") or {}).items()})
 
 
+@dataclass(frozen=True)
+class EcommerceStore:
+    """A connected store (Mailchimp's e-commerce API) as Mailchimp holds it."""
+
+    id: str
+    list_id: str
+    name: str
+    domain: str
+    currency_code: str
+    is_syncing: bool
+
+    @classmethod
+    def of(cls, data: dict) -> EcommerceStore:
+        return cls(id=str(data.get("id", "")), list_id=str(data.get("list_id", "")),
+                   name=str(data.get("name", "")), domain=str(data.get("domain") or ""),
+                   currency_code=str(data.get("currency_code", "")),
+                   is_syncing=bool(data.get("is_syncing")))
+
+
 class MailchimpClient:
     """A Mailchimp account, reached through the hardened official client.
 
@@ -792,6 +811,34 @@ class MailchimpClient:
 
     def webhook_delete(self, list_id: str, webhook_id: str) -> None:
         self.request("DELETE", f"{self._webhooks_path(list_id)}/{quote(webhook_id, safe='')}")
+
+    # E-commerce ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _store_path(store_id: str) -> str:
+        return f"/ecommerce/stores/{quote(store_id, safe='')}"
+
+    def store_get(self, store_id: str) -> EcommerceStore | None:
+        try:
+            return EcommerceStore.of(self.request("GET", self._store_path(store_id)) or {})
+        except MailchimpNotFound:
+            return None
+
+    def store_create(self, *, store_id: str, list_id: str, name: str, domain: str,
+                     currency_code: str, is_syncing: bool = False) -> EcommerceStore:
+        body = {"id": store_id, "list_id": list_id, "name": name, "domain": domain,
+                "currency_code": currency_code, "is_syncing": is_syncing}
+        return EcommerceStore.of(self.request("POST", "/ecommerce/stores", body=body) or {})
+
+    def store_update(self, store_id: str, **fields) -> EcommerceStore:
+        """PATCH: only the fields given (a store's list_id can never change)."""
+        return EcommerceStore.of(
+            self.request("PATCH", self._store_path(store_id), body=fields) or {})
+
+    def store_delete(self, store_id: str) -> None:
+        """Deletes the store and everything in it in Mailchimp: only on an admin's confirmed
+        request."""
+        self.request("DELETE", self._store_path(store_id))
 
     def batch_start(self, operations: list[dict]) -> dict:
         """POST /batches: Mailchimp runs the operations later; returns the batch (its id)."""

@@ -265,3 +265,36 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} at {self.fired_at or self.received_at}"
+
+
+class ConnectedStore(models.Model):
+    """The store's connected store in Mailchimp's e-commerce API, on the audience an admin
+    chose (one at a time). Its id is derived, never random: the same on every deploy and
+    staging copy, so an existing store is adopted rather than duplicated."""
+
+    class State(models.TextChoices):
+        SYNCING = "syncing", "Syncing"
+        SYNCED = "synced", "Synced"
+        FAILING = "failing", "Failing"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    audience = models.OneToOneField(Audience, on_delete=models.PROTECT,
+                                    related_name="connected_store")
+    store_id = models.CharField(max_length=50, unique=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.SYNCING)
+    error = models.TextField(blank=True, default="")
+    adopted = models.BooleanField(default=False,
+                                  help_text="The store existed in Mailchimp already.")
+    connected_at = models.DateTimeField(auto_now_add=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "connected store"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"], condition=~models.Q(state="disconnected"),
+                name="connected_store_one_at_a_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} ({self.get_state_display()})"
