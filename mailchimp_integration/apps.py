@@ -21,3 +21,13 @@ class MailchimpIntegrationConfig(AppConfig):
                           dispatch_uid="mailchimp_integration.webhook_endpoint_saved")
         post_delete.connect(forget, sender=WebhookEndpoint, weak=False,
                             dispatch_uid="mailchimp_integration.webhook_endpoint_deleted")
+
+        # The store's products go to the connected store (if any) once saved.
+        from shop.catalogue.models import Product, Variant
+
+        from . import ecommerce_delivery
+
+        post_save.connect(ecommerce_delivery.on_product_saved, sender=Product, weak=False,
+                          dispatch_uid="mailchimp_integration.ecommerce_product_saved")
+        post_save.connect(ecommerce_delivery.on_variant_saved, sender=Variant, weak=False,
+                          dispatch_uid="mailchimp_integration.ecommerce_variant_saved")

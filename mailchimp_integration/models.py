@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import ngettext
 
+from .outbox import DeliveryState
+
 
 def count_of(number: int, singular: str, plural: str) -> str:
     """"1 group", "2 groups": Django's pluralisation, with the number."""
@@ -298,3 +300,34 @@ class ConnectedStore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store_id} ({self.get_state_display()})"
+
+
+class EcommerceRecord(DeliveryState):
+    """One of the store's records (a product now; orders, carts and promo codes next) kept
+    in step with the connected store, on the same outbox mechanics as subscriptions: the
+    body is built from the database when it is sent, and changes made meanwhile coalesce."""
+
+    class Kind(models.TextChoices):
+        PRODUCT = "product", "Product"
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        SYNCED = "synced", "Synced"
+        FAILED = "failed", "Failed"
+
+    store = models.ForeignKey(ConnectedStore, on_delete=models.CASCADE, related_name="records")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    local_id = models.CharField(max_length=50)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.WAITING)
+    failure_reason = models.TextField(blank=True, default="")
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "e-commerce record"
+        constraints = [
+            models.UniqueConstraint(fields=["store", "kind", "local_id"],
+                                    name="ecommerce_record_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.local_id}: {self.get_state_display()}"

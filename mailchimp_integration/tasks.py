@@ -44,3 +44,21 @@ def webhooks_register(rotate: bool = False) -> None:
     """Register every audience's webhook with Mailchimp ("Re-register webhooks"); `rotate`
     gives each a new secret. Outcomes are recorded on the endpoints."""
     services.webhooks_register(rotate=rotate)
+
+
+@shared_task(name="mailchimp_integration.ecommerce_send", ignore_result=True,
+             soft_time_limit=50, time_limit=60)
+def ecommerce_send(record_id: int) -> None:
+    """Send one e-commerce record's current state; a duplicate finds nothing to claim."""
+    from . import ecommerce_delivery
+
+    ecommerce_delivery.deliver(record_id=record_id)
+
+
+@shared_task(name="mailchimp_integration.ecommerce_sweep", ignore_result=True)
+def ecommerce_sweep() -> None:
+    """The beat job: records whose send was never queued (the broker was down) or whose
+    worker died are sent."""
+    from . import ecommerce_delivery
+
+    ecommerce_delivery.sweep()

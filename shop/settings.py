@@ -351,6 +351,14 @@ MAILCHIMP_WEBHOOK_REFUSALS_LIMIT = int(os.environ.get("MAILCHIMP_WEBHOOK_REFUSAL
 # then once it settles, in one go, but none held longer than the wait (seconds).
 MAILCHIMP_WEBHOOK_BURST_EVENTS = int(os.environ.get("MAILCHIMP_WEBHOOK_BURST_EVENTS", "20"))
 MAILCHIMP_WEBHOOK_BURST_MAX_WAIT = float(os.environ.get("MAILCHIMP_WEBHOOK_BURST_MAX_WAIT", "5"))
+# E-commerce records (products, …) sent to the connected store: the backoff of their retries.
+ECOMMERCE_RETRY_BASE_SECONDS = float(os.environ.get("ECOMMERCE_RETRY_BASE_SECONDS", "2"))
+ECOMMERCE_RETRY_MAX_SECONDS = float(os.environ.get("ECOMMERCE_RETRY_MAX_SECONDS", "300"))
+# E-commerce records not sent (a lost task, a dead worker) are queued again every minute.
+CELERY_BEAT_SCHEDULE["mailchimp-ecommerce-sweep"] = {
+    "task": "mailchimp_integration.ecommerce_sweep",
+    "schedule": 60.0,
+}
 CELERY_BEAT_SCHEDULE["mailchimp-sync-lists"] = {
     "task": "mailchimp_integration.sync_lists_scheduled",
     "schedule": MAILCHIMP_SYNC_INTERVAL_MINUTES * 60.0,

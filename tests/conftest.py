@@ -149,6 +149,8 @@ def worker_extra_env(mailchimp_sandbox_server, tmp_path_factory):
         "MAILCHIMP_CONNECT_TIMEOUT": "1",
         "SUBSCRIPTIONS_RETRY_BASE_SECONDS": "0.2",
         "SUBSCRIPTIONS_RETRY_MAX_SECONDS": "2",
+        "ECOMMERCE_RETRY_BASE_SECONDS": "0.2",
+        "ECOMMERCE_RETRY_MAX_SECONDS": "2",
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(tmp_path_factory.mktemp("worker-mail")),
         # A sweep the tests trigger sends every confirmation still unsent, however recent.
