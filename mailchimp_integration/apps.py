@@ -22,12 +22,27 @@ class MailchimpIntegrationConfig(AppConfig):
         post_delete.connect(forget, sender=WebhookEndpoint, weak=False,
                             dispatch_uid="mailchimp_integration.webhook_endpoint_deleted")
 
-        # The store's products go to the connected store (if any) once saved.
+        # The store's products, orders, carts and promo codes go to the connected store (if
+        # any) once saved or deleted.
+        from shop.cart.models import Cart
         from shop.catalogue.models import Product, Variant
+        from shop.checkout.models import Order, OrderLine
+        from shop.promotions.models import PromoCode
 
-        from . import ecommerce_delivery
+        from . import ecommerce_delivery as delivery
 
-        post_save.connect(ecommerce_delivery.on_product_saved, sender=Product, weak=False,
-                          dispatch_uid="mailchimp_integration.ecommerce_product_saved")
-        post_save.connect(ecommerce_delivery.on_variant_saved, sender=Variant, weak=False,
-                          dispatch_uid="mailchimp_integration.ecommerce_variant_saved")
+        receivers = [
+            (post_save, Product, delivery.on_product_saved, "product_saved"),
+            (post_delete, Product, delivery.on_product_deleted, "product_deleted"),
+            (post_save, Variant, delivery.on_variant_saved, "variant_saved"),
+            (post_delete, Variant, delivery.on_variant_deleted, "variant_deleted"),
+            (post_save, Order, delivery.on_order_saved, "order_saved"),
+            (post_save, OrderLine, delivery.on_order_line_saved, "order_line_saved"),
+            (post_save, Cart, delivery.on_cart_changed, "cart_saved"),
+            (post_delete, Cart, delivery.on_cart_deleted, "cart_deleted"),
+            (post_save, PromoCode, delivery.on_promo_changed, "promo_saved"),
+            (post_delete, PromoCode, delivery.on_promo_changed, "promo_deleted"),
+        ]
+        for signal, model, receiver, name in receivers:
+            signal.connect(receiver, sender=model, weak=False,
+                           dispatch_uid=f"mailchimp_integration.ecommerce_{name}")

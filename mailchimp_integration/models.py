@@ -303,12 +303,16 @@ class ConnectedStore(models.Model):
 
 
 class EcommerceRecord(DeliveryState):
-    """One of the store's records (a product now; orders, carts and promo codes next) kept
+    """One of the store's records (a product, order, cart or promo code) kept
     in step with the connected store, on the same outbox mechanics as subscriptions: the
     body is built from the database when it is sent, and changes made meanwhile coalesce."""
 
     class Kind(models.TextChoices):
         PRODUCT = "product", "Product"
+        VARIANT = "variant", "Product variant"
+        ORDER = "order", "Order"
+        CART = "cart", "Cart"
+        PROMO = "promo", "Promo code"
 
     class State(models.TextChoices):
         WAITING = "waiting", "Waiting"
@@ -321,6 +325,9 @@ class EcommerceRecord(DeliveryState):
     state = models.CharField(max_length=20, choices=State.choices, default=State.WAITING)
     failure_reason = models.TextField(blank=True, default="")
     synced_at = models.DateTimeField(null=True, blank=True)
+    # Mailchimp holds it: the next send is a PATCH (carts, promo codes, orders after the first
+    # push) rather than a POST or the first PUT; a deleted cart is False again.
+    remote_exists = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = "e-commerce record"
@@ -331,3 +338,43 @@ class EcommerceRecord(DeliveryState):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.local_id}: {self.get_state_display()}"
+
+
+class StoreBackfill(models.Model):
+    """One run of "Sync store data": the store's history (products, promo codes, then orders
+    newest first) sent through /batches while the store is marked is_syncing. Resumable: the
+    cursor says what each kind has done; a watchdog finishes a run whose worker died, so
+    is_syncing never stays on."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+
+    store = models.ForeignKey(ConnectedStore, on_delete=models.CASCADE, related_name="backfills")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    # Which kind is being sent (product, promo, order) and, per kind, the last local id done.
+    phase = models.CharField(max_length=20, blank=True, default="")
+    cursor = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    batches = models.PositiveIntegerField(default=0, help_text="Batches submitted to Mailchimp.")
+    error = models.TextField(blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "store data sync"
+        ordering = ["-created", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store"], condition=models.Q(state__in=["queued", "running"]),
+                name="store_backfill_one_running"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync of {self.store.store_id}: {self.get_state_display()}"

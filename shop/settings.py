@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "shop.catalogue",
     "shop.cart",
     "shop.checkout",
+    "shop.promotions",
     "mailchimp_integration",
     "subscriptions",
 ]
@@ -88,6 +89,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# A link restoring a stored cart (Mailchimp's abandoned-cart emails) works for this many days.
+CART_RESTORE_MAX_AGE_DAYS = int(os.environ.get("CART_RESTORE_MAX_AGE_DAYS", "30"))
+# The signed cookie keeping Mailchimp's campaign (mc_cid/mc_eid/mc_tc) beyond a session.
+CAMPAIGN_ATTRIBUTION_COOKIE_DAYS = int(os.environ.get("CAMPAIGN_ATTRIBUTION_COOKIE_DAYS", "30"))
 
 ROOT_URLCONF = "shop.urls"
 WSGI_APPLICATION = "shop.wsgi.application"
@@ -354,6 +360,10 @@ MAILCHIMP_WEBHOOK_BURST_MAX_WAIT = float(os.environ.get("MAILCHIMP_WEBHOOK_BURST
 # E-commerce records (products, …) sent to the connected store: the backoff of their retries.
 ECOMMERCE_RETRY_BASE_SECONDS = float(os.environ.get("ECOMMERCE_RETRY_BASE_SECONDS", "2"))
 ECOMMERCE_RETRY_MAX_SECONDS = float(os.environ.get("ECOMMERCE_RETRY_MAX_SECONDS", "300"))
+# At most one call per cart in this many seconds (changes meanwhile go together).
+ECOMMERCE_CART_INTERVAL_SECONDS = float(os.environ.get("ECOMMERCE_CART_INTERVAL_SECONDS", "60"))
+# Stock taken by sales goes this long after the sale, one call per variant for all its sales.
+ECOMMERCE_STOCK_DELAY_SECONDS = float(os.environ.get("ECOMMERCE_STOCK_DELAY_SECONDS", "300"))
 # E-commerce records not sent (a lost task, a dead worker) are queued again every minute.
 CELERY_BEAT_SCHEDULE["mailchimp-ecommerce-sweep"] = {
     "task": "mailchimp_integration.ecommerce_sweep",

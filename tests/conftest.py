@@ -151,6 +151,8 @@ def worker_extra_env(mailchimp_sandbox_server, tmp_path_factory):
         "SUBSCRIPTIONS_RETRY_MAX_SECONDS": "2",
         "ECOMMERCE_RETRY_BASE_SECONDS": "0.2",
         "ECOMMERCE_RETRY_MAX_SECONDS": "2",
+        "ECOMMERCE_CART_INTERVAL_SECONDS": "3",
+        "ECOMMERCE_STOCK_DELAY_SECONDS": "1",
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(tmp_path_factory.mktemp("worker-mail")),
         # A sweep the tests trigger sends every confirmation still unsent, however recent.

@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 SESSION_KEY = "cart"
+# The promo code the visitor applied (checked again at checkout), and the stored cart's id.
+PROMO_SESSION_KEY = "cart_promo_code"
+STORED_SESSION_KEY = "cart_stored_id"
 
 
 class Cart:
@@ -51,8 +54,40 @@ class Cart:
             self._save()
 
     def clear(self) -> None:
+        """Empty it, promo code included; the stored cart stays linked."""
         self._quantities = {}
         self.session.pop(SESSION_KEY, None)
+        self.session.pop(PROMO_SESSION_KEY, None)
+        self.session.modified = True
+
+    def replace(self, quantities: dict[int, int]) -> None:
+        self._quantities = {int(k): int(v) for k, v in quantities.items() if int(v) > 0}
+        self._save()
+
+    @property
+    def promo_code(self) -> str:
+        value = self.session.get(PROMO_SESSION_KEY)
+        return value if isinstance(value, str) else ""
+
+    @promo_code.setter
+    def promo_code(self, code: str) -> None:
+        if code:
+            self.session[PROMO_SESSION_KEY] = code
+        else:
+            self.session.pop(PROMO_SESSION_KEY, None)
+        self.session.modified = True
+
+    @property
+    def stored_id(self) -> int | None:
+        value = self.session.get(STORED_SESSION_KEY)
+        return value if isinstance(value, int) else None
+
+    @stored_id.setter
+    def stored_id(self, value: int | None) -> None:
+        if value is None:
+            self.session.pop(STORED_SESSION_KEY, None)
+        else:
+            self.session[STORED_SESSION_KEY] = value
         self.session.modified = True
 
     def _save(self) -> None:

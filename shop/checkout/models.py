@@ -11,8 +11,10 @@ from django_countries.fields import CountryField
 class Order(models.Model):
     class Status(models.TextChoices):
         PLACED = "placed", "Placed"
+        PAID = "paid", "Paid"
         SHIPPED = "shipped", "Shipped"
         CANCELLED = "cancelled", "Cancelled"
+        REFUNDED = "refunded", "Refunded"
 
     number = models.CharField(max_length=20, unique=True, editable=False)
     # Null for guests; kept when an account is deleted so the sale stays on the books.
@@ -32,8 +34,31 @@ class Order(models.Model):
     postcode = models.CharField(max_length=20)
     country = CountryField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLACED)
+    # What the lines cost, what a promo code took off it, and what the customer pays.
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    discount_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
     total = models.DecimalField(max_digits=12, decimal_places=2)
+    # The promo code used, copied (the code may be edited or deleted later).
+    promo_code = models.ForeignKey(
+        "promotions.PromoCode", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="orders",
+    )
+    promo_code_text = models.CharField("promo code", max_length=50, blank=True, default="")
+    promo_kind = models.CharField(max_length=20, blank=True, default="")
+    # Money given back so far: a partial refund leaves the order standing at total - refunded.
+    refunded_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    tracking_number = models.CharField(max_length=100, blank=True, default="")
+    paid_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    # The Mailchimp campaign the visit came from (mc_cid, mc_eid, mc_tc) and where it landed.
+    campaign_id = models.CharField("Mailchimp campaign", max_length=100, blank=True, default="")
+    campaign_email_id = models.CharField(max_length=100, blank=True, default="")
+    campaign_tracking_code = models.CharField(max_length=100, blank=True, default="")
+    landing_url = models.CharField(max_length=1000, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated = models.DateTimeField(auto_now=True)
     # Set by the worker once the confirmation email went out; empty means still to send.
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
     # When a worker took the confirmation to send it: one sender at a time. A claim older
@@ -62,6 +87,11 @@ class Order(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def amount_due(self) -> Decimal:
+        """What the order is worth now: its total less what was refunded."""
+        return self.total - self.refunded_total
 
 
 class OrderLine(models.Model):
