@@ -51,3 +51,20 @@ def first_error(form: forms.Form) -> str:
         if errors:
             return errors[0]
     return "Something in that form needs another look."
+
+
+class PromoCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Promo code", max_length=50,
+        error_messages={"required": "Please enter a promo code."},
+    )
+
+
+class CartEmailForm(forms.Form):
+    email = forms.EmailField(
+        max_length=254,
+        error_messages={
+            "required": "Please enter your email address.",
+            "invalid": "Please enter a valid email address, like name@example.com.",
+        },
+    )

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from shop.catalogue.models import Variant
+from shop.promotions.models import PromoCode
+from shop.promotions.services import PromoCodeError, promo_code_check, promo_code_discount
 
 from .cart import Cart
 
@@ -28,10 +30,23 @@ class CartSummary:
     lines: list[CartLine]
     # Variants in the session that are gone or no longer on sale.
     unavailable_ids: list[int]
+    # The applied promo code if it can still be used, else why not (checked again at checkout).
+    promo: PromoCode | None = None
+    promo_error: str = ""
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.line_total for line in self.lines), Decimal("0.00"))
+
+    @property
+    def discount(self) -> Decimal:
+        if self.promo is None:
+            return Decimal("0.00")
+        return promo_code_discount(promo=self.promo, subtotal=self.subtotal)
 
     @property
     def total(self) -> Decimal:
-        return sum((line.line_total for line in self.lines), Decimal("0.00"))
+        return self.subtotal - self.discount
 
     @property
     def item_count(self) -> int:
@@ -47,6 +62,13 @@ def cart_summary(*, cart: Cart) -> CartSummary:
     )
     lines = [CartLine(variant=variant, quantity=quantities[variant.pk]) for variant in variants]
     found = {line.variant.pk for line in lines}
+    promo, promo_error = None, ""
+    if cart.promo_code:
+        try:
+            promo = promo_code_check(code=cart.promo_code)
+        except PromoCodeError as error:
+            promo_error = str(error)
     return CartSummary(
-        lines=lines, unavailable_ids=[pk for pk in quantities if pk not in found]
+        lines=lines, unavailable_ids=[pk for pk in quantities if pk not in found],
+        promo=promo, promo_error=promo_error,
     )

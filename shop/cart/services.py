@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from shop.catalogue.models import Variant
 from shop.catalogue.selectors import variant_get_on_sale
+from shop.promotions.models import PromoCode
+from shop.promotions.services import promo_code_check
 
 from . import models
 from .cart import Cart
@@ -65,6 +67,17 @@ def cart_remove_item(*, cart: Cart, variant_id: int, user=None) -> None:
     if variant_id in cart:
         cart.remove(variant_id)
         cart_store(cart=cart, user=user)
+
+
+def cart_promo_apply(*, cart: Cart, code: str) -> PromoCode:
+    """Keep a usable promo code on the cart; PromoCodeError (for the customer) if it is not."""
+    promo = promo_code_check(code=code)
+    cart.promo_code = promo.code
+    return promo
+
+
+def cart_promo_remove(*, cart: Cart) -> None:
+    cart.promo_code = ""
 
 
 def _stored_cart(*, cart: Cart) -> models.Cart | None:

@@ -18,6 +18,12 @@ from django.utils import timezone
 from shop.accounts.models import User
 from shop.cart.cart import Cart
 from shop.catalogue.models import Variant
+from shop.promotions.services import (
+    PromoCodeError,
+    promo_code_check,
+    promo_code_discount,
+    promo_code_redeem,
+)
 
 from . import selectors
 from .models import Order, OrderLine
@@ -63,6 +69,10 @@ class OutOfStockError(OrderError):
         )
 
 
+class PromoCodeOrderError(OrderError):
+    """The cart's promo code can no longer be used (expired, used up meanwhile)."""
+
+
 def order_number_generate() -> str:
     while True:
         number = "".join(secrets.choice(ORDER_NUMBER_ALPHABET) for _ in range(ORDER_NUMBER_LENGTH))
@@ -98,9 +108,13 @@ def order_place(
     city: str,
     postcode: str,
     country: str,  # an ISO 3166 code, e.g. "GB"
+    attribution: dict[str, str] | None = None,
 ) -> Order:
     """Turn the cart into an order. Raises OrderError (nothing saved) if it cannot.
 
+    The cart's promo code is checked again and its use counted in this transaction, so a
+    code with one use left serves one order. `attribution` holds the Mailchimp campaign the
+    visit came from (campaign_id, campaign_email_id, campaign_tracking_code, landing_url).
     The caller empties the cart once the transaction has committed.
     """
     wanted = cart.quantities()
@@ -119,7 +133,16 @@ def order_place(
     if shortages:
         raise OutOfStockError(shortages)
 
-    total = sum((v.price * wanted[v.pk] for v in variants), Decimal("0.00"))
+    subtotal = sum((v.price * wanted[v.pk] for v in variants), Decimal("0.00"))
+    promo, discount = None, Decimal("0.00")
+    if cart.promo_code:
+        try:
+            promo = promo_code_check(code=cart.promo_code)
+            promo_code_redeem(promo=promo)
+        except PromoCodeError as error:
+            raise PromoCodeOrderError(str(error)) from error
+        discount = promo_code_discount(promo=promo, subtotal=subtotal)
+    attribution = attribution or {}
     order = Order.objects.create(
         number=order_number_generate(),
         user=user if user is not None and user.is_authenticated else None,
@@ -131,7 +154,16 @@ def order_place(
         city=city.strip(),
         postcode=postcode.strip(),
         country=country.strip(),
-        total=total,
+        subtotal=subtotal,
+        discount_total=discount,
+        total=subtotal - discount,
+        promo_code=promo,
+        promo_code_text=promo.code if promo else "",
+        promo_kind=promo.kind if promo else "",
+        campaign_id=attribution.get("campaign_id", ""),
+        campaign_email_id=attribution.get("campaign_email_id", ""),
+        campaign_tracking_code=attribution.get("campaign_tracking_code", ""),
+        landing_url=attribution.get("landing_url", ""),
     )
     for variant in variants:
         order_line_create(order=order, variant=variant, quantity=wanted[variant.pk])
@@ -207,9 +239,87 @@ def order_confirmation_sweep() -> int:
     return len(order_ids)
 
 
-def order_update_status(*, order: Order, status: str) -> Order:
-    if status not in Order.Status.values:
-        raise ValueError(f"unknown order status {status!r}")
-    order.status = status
-    order.save(update_fields=["status"])
+class OrderStatusError(ValueError):
+    """The order cannot move that way (say, cancelling a shipped order); words for staff."""
+
+
+def _order_locked(order: Order) -> Order:
+    """The order re-read under a row lock, so two staff clicks cannot both move it."""
+    return Order.objects.select_for_update().get(pk=order.pk)
+
+
+def _order_save(*, order: Order, locked: Order, fields: list[str]) -> Order:
+    # order.save() (never a queryset update): post_save announces each change once.
+    for field in fields:
+        setattr(order, field, getattr(locked, field))
+    order.save(update_fields=[*fields, "updated"])
     return order
+
+
+@transaction.atomic
+def order_mark_paid(*, order: Order) -> Order:
+    locked = _order_locked(order)
+    if locked.status != Order.Status.PLACED:
+        raise OrderStatusError(
+            f"Order {locked.number} is {locked.get_status_display().lower()}: "
+            "only a placed order can be marked paid."
+        )
+    locked.status, locked.paid_at = Order.Status.PAID, timezone.now()
+    return _order_save(order=order, locked=locked, fields=["status", "paid_at"])
+
+
+@transaction.atomic
+def order_mark_shipped(*, order: Order, tracking_number: str) -> Order:
+    tracking_number = (tracking_number or "").strip()
+    if not tracking_number:
+        raise OrderStatusError("Enter the tracking number to mark the order shipped.")
+    locked = _order_locked(order)
+    if locked.status not in (Order.Status.PLACED, Order.Status.PAID):
+        raise OrderStatusError(
+            f"Order {locked.number} is {locked.get_status_display().lower()}: "
+            "only a placed or paid order can be shipped."
+        )
+    locked.status, locked.shipped_at = Order.Status.SHIPPED, timezone.now()
+    locked.tracking_number = tracking_number[:100]
+    return _order_save(
+        order=order, locked=locked, fields=["status", "shipped_at", "tracking_number"]
+    )
+
+
+@transaction.atomic
+def order_cancel(*, order: Order) -> Order:
+    """Cancel an order not yet shipped; its lines' stock goes back to the variants."""
+    locked = _order_locked(order)
+    if locked.status not in (Order.Status.PLACED, Order.Status.PAID):
+        raise OrderStatusError(
+            f"Order {locked.number} is {locked.get_status_display().lower()}: "
+            "only an order not yet shipped can be cancelled."
+        )
+    lines = sorted(locked.lines.all(), key=lambda line: line.variant_id)  # lock order: pk
+    for line in lines:
+        Variant.objects.filter(pk=line.variant_id).update(stock=F("stock") + line.quantity)
+    locked.status, locked.cancelled_at = Order.Status.CANCELLED, timezone.now()
+    return _order_save(order=order, locked=locked, fields=["status", "cancelled_at"])
+
+
+@transaction.atomic
+def order_refund(*, order: Order, amount: Decimal) -> Order:
+    """Refund part or all of what is due; the order is refunded once nothing is left due."""
+    amount = Decimal(amount)
+    locked = _order_locked(order)
+    if locked.status not in (Order.Status.PAID, Order.Status.SHIPPED):
+        raise OrderStatusError(
+            f"Order {locked.number} is {locked.get_status_display().lower()}: "
+            "only a paid or shipped order can be refunded."
+        )
+    if amount <= 0 or amount > locked.amount_due:
+        raise OrderStatusError(
+            f"Enter an amount more than 0 and at most {locked.amount_due} (still due)."
+        )
+    locked.refunded_total += amount
+    locked.refunded_at = timezone.now()
+    if locked.amount_due == 0:
+        locked.status = Order.Status.REFUNDED
+    return _order_save(
+        order=order, locked=locked, fields=["status", "refunded_total", "refunded_at"]
+    )

@@ -4,6 +4,7 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 
+from shop.cart import services as cart_services
 from shop.cart.cart import Cart
 from shop.cart.selectors import cart_summary
 from subscriptions.models import Source
@@ -11,6 +12,7 @@ from subscriptions.views import news_opt_in_save, news_outcome_announce
 
 from . import selectors, services
 from .forms import CheckoutForm
+from .middleware import attribution_for
 
 # Orders placed in this session, so a guest can see their own confirmation page.
 PLACED_ORDERS_SESSION_KEY = "checkout_placed_orders"
@@ -27,13 +29,16 @@ def checkout(request, form_class=CheckoutForm):
     if request.method == "POST":
         form = form_class(request.POST, user=request.user)
         if form.is_valid():
+            stored_id = cart.stored_id
             try:
                 # One transaction for the order and anything that must stand or fall with
                 # it (a newsletter opt-in ticked on this form, say): add those calls here.
                 with transaction.atomic():
                     order = services.order_place(
-                        cart=cart, user=request.user, **form.order_details()
+                        cart=cart, user=request.user, attribution=attribution_for(request),
+                        **form.order_details(),
                     )
+                    cart_services.cart_mark_ordered(cart=cart, order=order)
                     news = news_opt_in_save(
                         request, form, email=order.email, source=Source.CHECKOUT,
                         user=request.user if request.user.is_authenticated else None,
@@ -45,6 +50,7 @@ def checkout(request, form_class=CheckoutForm):
                             confirmation_needed=news.confirmation_needed,
                         )
             except services.OrderError as error:
+                cart.stored_id = stored_id  # rolled back: the stored cart is still this one
                 messages.error(request, str(error))
                 return redirect("cart:detail")
             cart.clear()
@@ -54,6 +60,12 @@ def checkout(request, form_class=CheckoutForm):
                 -PLACED_ORDERS_KEPT:
             ]
             return redirect("checkout:confirmation", number=order.number)
+        if "email" in form.cleaned_data:
+            # The rest needs another look, but the email is known: the cart is kept with it
+            # (a browser without the page's script reaches the same point here).
+            cart_services.cart_email_record(
+                cart=cart, email=form.cleaned_data["email"], user=request.user
+            )
     else:
         form = form_class(initial=initial_details(request.user), user=request.user)
 

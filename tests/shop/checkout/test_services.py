@@ -10,11 +10,9 @@ from shop.checkout.services import (
     ItemUnavailableError,
     OutOfStockError,
     order_place,
-    order_update_status,
 )
 from tests.shop.accounts.factories import UserFactory
 from tests.shop.catalogue.factories import VariantFactory
-from tests.shop.checkout.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -130,12 +128,3 @@ def test_a_failure_midway_leaves_no_order_and_no_stock_change(cart, monkeypatch)
     assert len(calls) == 2  # the first line and its stock change did happen, then rolled back
     assert not Order.objects.exists() and not OrderLine.objects.exists()
     assert stock_of(first, second) == [5, 5]
-
-
-def test_order_update_status():
-    order = OrderFactory()
-    order_update_status(order=order, status=Order.Status.SHIPPED)
-    order.refresh_from_db()
-    assert order.status == "shipped"
-    with pytest.raises(ValueError):
-        order_update_status(order=order, status="lost")
