@@ -135,6 +135,11 @@ class Deferred(Exception):
         self.seconds = seconds
 
 
+class NotSendable(Exception):
+    """The store cannot build a body Mailchimp should get (a setting missing): a failure the
+    admin sees, with what to do; Retry sends it once that is done."""
+
+
 class NeedsProducts(Exception):
     """Mailchimp lacks a product the order or cart names: those go first, this one after."""
 
@@ -253,6 +258,9 @@ def _send_cart(client: MailchimpClient, record: EcommerceRecord) -> Sent:
         return Sent("Not sent: the visitor has not given an email yet.")
     if record.store.state == ConnectedStore.State.SYNCING:
         raise Deferred("Waiting for the store's first sync to finish.", cart_interval())
+    if not getattr(settings, "SITE_URL", ""):
+        raise NotSendable("Not sent: SITE_URL is not set, so the cart's restore link would "
+                          "lead nowhere. Set SITE_URL to the store's public address, then Retry.")
     body = bodies.cart_body(cart, restore_url=_cart_restore_url(cart))
     try:
         if record.remote_exists:
@@ -347,6 +355,8 @@ def deliver(*, record_id: int, client: MailchimpClient | None = None) -> bool:
         sent = SENDERS[record.kind](client, record)
     except Deferred as wait:
         deferred = wait
+    except NotSendable as error:
+        problem = str(error)
     except NeedsProducts as wait:
         problem, transient, retry_in = str(wait), True, 2.0
     except MailchimpNotConfigured as error:
@@ -453,9 +463,12 @@ def on_cart_changed(sender, instance, **kwargs) -> None:
     delay = 0.0
     finished = getattr(instance, "ordered_at", None) or kwargs.get("signal_name") == "deleted"
     if not finished:
+        # The interval runs from the last call: a cart Mailchimp does not hold yet (no email
+        # until now, say) goes at once.
         record = EcommerceRecord.objects.filter(
-            store=store, kind=Kind.CART, local_id=str(instance.pk)).only("synced_at").first()
-        if record is not None and record.synced_at is not None:
+            store=store, kind=Kind.CART, local_id=str(instance.pk)
+        ).only("synced_at", "remote_exists").first()
+        if record is not None and record.remote_exists and record.synced_at is not None:
             next_call = record.synced_at + timedelta(seconds=cart_interval())
             delay = max(0.0, (next_call - timezone.now()).total_seconds())
     record_changed(kind=Kind.CART, local_id=instance.pk, delay=delay, store=store)

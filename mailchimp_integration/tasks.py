@@ -62,3 +62,21 @@ def ecommerce_sweep() -> None:
     from . import ecommerce_delivery
 
     ecommerce_delivery.sweep()
+
+
+@shared_task(name="mailchimp_integration.ecommerce_backfill", ignore_result=True)
+def ecommerce_backfill(backfill_id: int) -> None:
+    """Run the queued "Sync store data" StoreBackfill `backfill_id`; a duplicate finds
+    nothing to claim."""
+    from . import ecommerce_backfill as backfill
+
+    backfill.backfill_run(backfill_id)
+
+
+@shared_task(name="mailchimp_integration.ecommerce_backfill_watchdog", ignore_result=True)
+def ecommerce_backfill_watchdog() -> None:
+    """The beat job: a store data sync whose worker died is failed (resumable) and
+    is_syncing cleared in Mailchimp."""
+    from . import ecommerce_backfill as backfill
+
+    backfill.backfill_watchdog()

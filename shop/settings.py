@@ -365,6 +365,15 @@ ECOMMERCE_RETRY_MAX_SECONDS = float(os.environ.get("ECOMMERCE_RETRY_MAX_SECONDS"
 ECOMMERCE_CART_INTERVAL_SECONDS = float(os.environ.get("ECOMMERCE_CART_INTERVAL_SECONDS", "60"))
 # Stock taken by sales goes this long after the sale, one call per variant for all its sales.
 ECOMMERCE_STOCK_DELAY_SECONDS = float(os.environ.get("ECOMMERCE_STOCK_DELAY_SECONDS", "300"))
+# "Sync store data": seconds between looks at a running batch; a run without a heartbeat for
+# this long belongs to a dead worker and is failed (resumable) by the watchdog.
+ECOMMERCE_BACKFILL_POLL_SECONDS = float(os.environ.get("ECOMMERCE_BACKFILL_POLL_SECONDS", "2"))
+ECOMMERCE_BACKFILL_STALE_SECONDS = float(
+    os.environ.get("ECOMMERCE_BACKFILL_STALE_SECONDS", "600"))
+CELERY_BEAT_SCHEDULE["mailchimp-ecommerce-backfill-watchdog"] = {
+    "task": "mailchimp_integration.ecommerce_backfill_watchdog",
+    "schedule": 60.0,
+}
 # E-commerce records not sent (a lost task, a dead worker) are queued again every minute.
 CELERY_BEAT_SCHEDULE["mailchimp-ecommerce-sweep"] = {
     "task": "mailchimp_integration.ecommerce_sweep",

@@ -151,6 +151,8 @@ def worker_extra_env(mailchimp_sandbox_server, tmp_path_factory):
         "SUBSCRIPTIONS_RETRY_MAX_SECONDS": "2",
         "ECOMMERCE_RETRY_BASE_SECONDS": "0.2",
         "ECOMMERCE_RETRY_MAX_SECONDS": "2",
+        # The store's public address, as the e-commerce tests' own settings say it.
+        "SITE_URL": "https://shop.example.com",
         "ECOMMERCE_CART_INTERVAL_SECONDS": "3",
         "ECOMMERCE_STOCK_DELAY_SECONDS": "1",
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
@@ -158,6 +160,20 @@ def worker_extra_env(mailchimp_sandbox_server, tmp_path_factory):
         # A sweep the tests trigger sends every confirmation still unsent, however recent.
         "CHECKOUT_CONFIRMATION_GRACE_SECONDS": "0",
     }
+
+
+WORKER_TIMINGS = ("ECOMMERCE_CART_INTERVAL_SECONDS", "ECOMMERCE_STOCK_DELAY_SECONDS")
+
+
+@pytest.fixture(autouse=True)
+def _timings_as_the_worker(request, settings):
+    """Delays chosen where a change is saved (the cart interval, the stock delay) are the
+    worker's short ones in the test process too, or a test's change would wait a minute."""
+    if request.node.get_closest_marker("worker") is None:
+        return
+    extra = request.getfixturevalue("worker_extra_env")
+    for name in WORKER_TIMINGS:
+        setattr(settings, name, float(extra[name]))
 
 
 def read_log(path: str) -> str:

@@ -1,0 +1,359 @@
+""""Sync store data": the store's history sent to the connected store through /batches.
+
+Products, promo codes, then orders newest first, 500 records a page and one batch per page
+(promo codes: their rules first, then the codes, which need them). The store is marked
+is_syncing in Mailchimp while it runs (cleared in a `finally`, and by the watchdog when a
+worker dies), so Mailchimp sends no automations for old orders. Each page's outcome is written
+on the records' EcommerceRecord (the live path's outbox rows) in bulk, and the run's cursor
+advances after each page: a failed run resumes where it stopped. Orders are PUT (an upsert),
+so a rerun creates nothing new and changes no revenue.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import ecommerce_bodies as bodies
+from .client import MailchimpClient
+from .exceptions import MailchimpError
+from .models import ConnectedStore, EcommerceRecord, StoreBackfill
+
+logger = logging.getLogger(__name__)
+
+Kind = EcommerceRecord.Kind
+State = StoreBackfill.State
+PAGE_SIZE = 500
+PHASES = (Kind.PRODUCT, Kind.PROMO, Kind.ORDER)
+ACTIVE = (State.QUEUED, State.RUNNING)
+WORKER_STOPPED = "The worker stopped; press Sync store data to resume."
+
+
+class BackfillRefused(Exception):
+    """A sync that cannot start; `reason` is for the admin."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def poll_seconds() -> float:
+    """How long to wait between two looks at a batch Mailchimp is running."""
+    return float(getattr(settings, "ECOMMERCE_BACKFILL_POLL_SECONDS", 2))
+
+
+def stale_seconds() -> float:
+    """A run without a heartbeat for this long belongs to a dead worker."""
+    return float(getattr(settings, "ECOMMERCE_BACKFILL_STALE_SECONDS", 600))
+
+
+def _words(error: MailchimpError) -> str:
+    return f"{error.title}: {error.detail}" if error.detail else error.title
+
+
+def _q(value) -> str:
+    return quote(str(value), safe="")
+
+
+# ----------------------------------------------------------------------------- starting
+def backfill_start(*, store: ConnectedStore, fresh: bool = False,
+                   queue: bool = True) -> StoreBackfill:
+    """Create the store's run (continuing a failed run's cursor unless `fresh`) and queue it
+    once the transaction commits; `queue=False` leaves it to the caller (the command)."""
+    from subscriptions.selectors import pushes_paused
+
+    if pushes_paused():
+        raise BackfillRefused("Pushes to Mailchimp are paused here (a staging copy?): "
+                              "nothing is sent.")
+    if StoreBackfill.objects.filter(store=store, state__in=ACTIVE).exists():
+        raise BackfillRefused("A sync of the store data is already going; wait for it to end.")
+    cursor: dict = {}
+    last = StoreBackfill.objects.filter(store=store).first()
+    if not fresh and last is not None and last.state == State.FAILED:
+        cursor = last.cursor or {}
+    try:
+        with transaction.atomic():
+            backfill = StoreBackfill.objects.create(store=store, cursor=cursor)
+            if queue:
+                from . import tasks
+
+                transaction.on_commit(
+                    lambda: tasks.ecommerce_backfill.delay(backfill.pk), robust=True)
+    except IntegrityError:  # another press won the race
+        raise BackfillRefused("A sync of the store data is already going; wait for it "
+                              "to end.") from None
+    return backfill
+
+
+# ----------------------------------------------------------------------------- pages
+def _page_ids(kind: str, cursor: dict) -> list[int]:
+    from shop.catalogue.models import Product
+    from shop.checkout.models import Order
+    from shop.promotions.models import PromoCode
+
+    after = cursor.get(kind)
+    if kind == Kind.ORDER:  # newest first: what matters for segments and revenue goes first
+        orders = Order.objects.order_by("-pk")
+        if after is not None:
+            orders = orders.filter(pk__lt=after)
+        return list(orders.values_list("pk", flat=True)[:PAGE_SIZE])
+    model = Product if kind == Kind.PRODUCT else PromoCode
+    return list(model.objects.filter(pk__gt=after or 0).order_by("pk")
+                .values_list("pk", flat=True)[:PAGE_SIZE])
+
+
+def _remaining(cursor: dict) -> int:
+    from shop.catalogue.models import Product
+    from shop.checkout.models import Order
+    from shop.promotions.models import PromoCode
+
+    finished = set(cursor.get("finished", []))
+    total = 0
+    for kind, model in ((Kind.PRODUCT, Product), (Kind.PROMO, PromoCode), (Kind.ORDER, Order)):
+        if kind in finished:
+            continue
+        after = cursor.get(kind)
+        rows = model.objects.all()
+        if after is not None:
+            rows = rows.filter(pk__lt=after) if kind == Kind.ORDER else rows.filter(pk__gt=after)
+        total += rows.count()
+    return total
+
+
+def _operation(method: str, path: str, op_id: str, body: dict | None) -> dict:
+    operation = {"method": method, "path": path, "operation_id": op_id}
+    if body is not None:
+        operation["body"] = json.dumps(body)
+    return operation
+
+
+class Runner:
+    """One run: the client, the row, and the counters the bench reads."""
+
+    def __init__(self, backfill: StoreBackfill, client: MailchimpClient,
+                 progress: Callable[[StoreBackfill], None] | None = None):
+        self.backfill = backfill
+        self.client = client
+        self.progress = progress
+        self.store_path = f"/ecommerce/stores/{_q(backfill.store.store_id)}"
+        self.polls = 0
+        self.submissions = 0
+        self.first_reasons: list[str] = []  # the first refusals, for the command's summary
+
+    # --- batches
+    def run_batch(self, operations: list[dict]) -> dict[str, MailchimpError | None]:
+        """Submit the operations as one batch, wait for Mailchimp to run it, and return each
+        operation's error (None when it landed)."""
+        batch = self.client.batch_start(operations)
+        self.submissions += 1
+        self.backfill.batches += 1
+        while batch.get("status") != "finished":
+            time.sleep(poll_seconds())
+            self.polls += 1
+            StoreBackfill.objects.filter(pk=self.backfill.pk).update(heartbeat_at=timezone.now())
+            batch = self.client.batch_get(batch["id"])
+        results = {}
+        if batch.get("total_operations", len(operations)) and batch.get("response_body_url"):
+            results = {r["operation_id"]: r["error"]
+                       for r in self.client.batch_results(batch["response_body_url"])}
+        missing = MailchimpError("No answer", "Mailchimp's batch had no result for this one.")
+        return {op["operation_id"]: results.get(op["operation_id"], missing)
+                for op in operations}
+
+    # --- kinds
+    def send_products(self, ids: list[int], records) -> dict[str, MailchimpError | None]:
+        found = bodies.product_bodies(ids)
+        operations = [_operation("PUT", f"{self.store_path}/products/{pk}", f"product:{pk}", body)
+                      for pk, body in found.items()]
+        return self.run_batch(operations) if operations else {}
+
+    def send_orders(self, ids: list[int], records) -> dict[str, MailchimpError | None]:
+        found = bodies.order_bodies(ids, first_push=True)
+        operations = [_operation("PUT", f"{self.store_path}/orders/{_q(body['id'])}",
+                                 f"order:{pk}", body) for pk, body in found.items()]
+        return self.run_batch(operations) if operations else {}
+
+    def _upserts(self, items: dict[int, tuple[str, str, dict]], known: set[int]
+                 ) -> dict[int, MailchimpError | None]:
+        """POST the new ones, PATCH the known ones; what Mailchimp says exists already is
+        PATCHed in a follow-up batch. `items`: pk -> (collection, item path, body)."""
+        def patch_op(pk):
+            collection, item, body = items[pk]
+            return _operation("PATCH", item, f"promo:{pk}",
+                              {k: v for k, v in body.items() if k != "id"})
+
+        operations = [patch_op(pk) if pk in known
+                      else _operation("POST", items[pk][0], f"promo:{pk}", items[pk][2])
+                      for pk in items]
+        outcome = {int(op_id.split(":")[1]): error
+                   for op_id, error in self.run_batch(operations).items()}
+        exists = [pk for pk, error in outcome.items() if error is not None
+                  and pk not in known and "already exists" in (error.detail or "")]
+        if exists:
+            for op_id, error in self.run_batch([patch_op(pk) for pk in exists]).items():
+                outcome[int(op_id.split(":")[1])] = error
+        return outcome
+
+    def send_promos(self, ids: list[int], records) -> dict[str, MailchimpError | None]:
+        pairs = bodies.promo_bodies(ids)
+        if not pairs:
+            return {}
+        known = {pk for pk in pairs if records.get(str(pk)) and records[str(pk)].remote_exists}
+        rules = f"{self.store_path}/promo-rules"
+        rule_items = {pk: (rules, f"{rules}/{_q(bodies.promo_rule_id(pk))}", rule)
+                      for pk, (rule, _) in pairs.items()}
+        outcome = self._upserts(rule_items, known)
+        code_items = {pk: (f"{rule_items[pk][1]}/promo-codes",
+                           f"{rule_items[pk][1]}/promo-codes/{_q(bodies.promo_code_id(pk))}",
+                           code) for pk, (_, code) in pairs.items() if outcome[pk] is None}
+        if code_items:
+            outcome.update(self._upserts(code_items, known))
+        return {f"promo:{pk}": error for pk, error in outcome.items()}
+
+    # --- a page
+    def page(self, kind: str, ids: list[int]) -> None:
+        records = {r.local_id: r for r in EcommerceRecord.objects.filter(
+            store=self.backfill.store, kind=kind, local_id__in=[str(pk) for pk in ids])}
+        versions = {local_id: r.wanted_version for local_id, r in records.items()}
+        sender = {Kind.PRODUCT: self.send_products, Kind.PROMO: self.send_promos,
+                  Kind.ORDER: self.send_orders}[kind]
+        outcome = sender(ids, records)
+        now = timezone.now()
+        new, changed = [], []
+        for op_id, error in outcome.items():
+            local_id = op_id.split(":", 1)[1]
+            record = records.get(local_id)
+            if record is None:
+                record = EcommerceRecord(store=self.backfill.store, kind=kind, local_id=local_id,
+                                         wanted_version=1)
+                new.append(record)
+            else:
+                changed.append(record)
+            if error is None:
+                record.state = EcommerceRecord.State.SYNCED
+                record.synced_at = now
+                record.sent_version = versions.get(local_id, record.wanted_version)
+                record.remote_exists = True
+                record.failure_reason = ""
+                record.failed_permanently = False
+            else:
+                record.state = EcommerceRecord.State.FAILED
+                record.failure_reason = _words(error)
+                # A refusal shows; a transient failure is left for the live path's sweep.
+                record.failed_permanently = not error.retryable
+                self.backfill.failed += 1
+                if len(self.first_reasons) < 3:
+                    self.first_reasons.append(f"{kind} {local_id}: {record.failure_reason}")
+        fields = ["state", "synced_at", "sent_version", "remote_exists", "failure_reason",
+                  "failed_permanently"]
+        with transaction.atomic():
+            if new:
+                EcommerceRecord.objects.bulk_create(new, batch_size=PAGE_SIZE)
+            if changed:
+                EcommerceRecord.objects.bulk_update(changed, fields, batch_size=PAGE_SIZE)
+            cursor = self.backfill.cursor
+            cursor[kind] = ids[-1]
+            self.backfill.done += len(ids)
+            self.backfill.heartbeat_at = now
+            self.backfill.save(update_fields=["cursor", "done", "failed", "batches",
+                                              "heartbeat_at", "phase"])
+        if self.progress:
+            self.progress(self.backfill)
+
+    def run(self) -> None:
+        cursor = self.backfill.cursor
+        for kind in PHASES:
+            if kind in cursor.get("finished", []):
+                continue
+            self.backfill.phase = kind
+            while ids := _page_ids(kind, cursor):
+                self.page(kind, ids)
+            cursor.setdefault("finished", []).append(kind)
+            self.backfill.save(update_fields=["cursor", "phase"])
+
+
+# ----------------------------------------------------------------------------- running
+def _syncing(client: MailchimpClient, store: ConnectedStore, value: bool) -> None:
+    client.store_update(store.store_id, is_syncing=value)
+
+
+def backfill_run(backfill_id: int, client: MailchimpClient | None = None, *,
+                 progress: Callable[[StoreBackfill], None] | None = None) -> Runner | None:
+    """Run the queued StoreBackfill `backfill_id` (claimed with a conditional update: a
+    duplicate task finds nothing). The outcome is recorded on the run and the store."""
+    from .services import mailchimp_client_build
+
+    now = timezone.now()
+    claimed = StoreBackfill.objects.filter(pk=backfill_id, state=State.QUEUED).update(
+        state=State.RUNNING, started_at=now, heartbeat_at=now, error="")
+    if not claimed:
+        return None
+    backfill = StoreBackfill.objects.select_related("store").get(pk=backfill_id)
+    store = backfill.store
+    backfill.total = _remaining(backfill.cursor)
+    backfill.save(update_fields=["total"])
+    runner = None
+    problem = ""
+    try:
+        client = client or mailchimp_client_build()
+        runner = Runner(backfill, client, progress)
+        if progress:
+            progress(backfill)
+        _syncing(client, store, True)
+        try:
+            runner.run()
+        finally:
+            try:
+                _syncing(client, store, False)
+            except MailchimpError as error:
+                problem = f"Mailchimp's is_syncing could not be cleared: {error}"
+    except MailchimpError as error:
+        problem = f"Mailchimp refused or could not be reached: {error}"
+    except Exception as error:  # a defect of ours: shown on the run, not a silent stop
+        logger.exception("store backfill %s failed", backfill_id)
+        problem = f"The sync stopped ({type(error).__name__}: {error})."
+    finish = timezone.now()
+    backfill.state = State.FAILED if problem else State.FINISHED
+    backfill.error = problem
+    backfill.finished_at = finish
+    backfill.heartbeat_at = finish
+    backfill.save(update_fields=["state", "error", "finished_at", "heartbeat_at"])
+    ConnectedStore.objects.filter(pk=store.pk).exclude(
+        state=ConnectedStore.State.DISCONNECTED).update(
+        state=ConnectedStore.State.FAILING if problem else ConnectedStore.State.SYNCED,
+        error=problem)
+    return runner
+
+
+def backfill_watchdog() -> int:
+    """Fail the runs whose worker stopped (no heartbeat for stale_seconds()) and clear
+    is_syncing in Mailchimp for them; how many were failed."""
+    from .services import mailchimp_client_build
+
+    cutoff = timezone.now() - timedelta(seconds=stale_seconds())
+    stale = list(StoreBackfill.objects.select_related("store").filter(
+        state=State.RUNNING, heartbeat_at__lt=cutoff))
+    failed = 0
+    for backfill in stale:
+        if not StoreBackfill.objects.filter(pk=backfill.pk, state=State.RUNNING,
+                                            heartbeat_at__lt=cutoff).update(
+                state=State.FAILED, error=WORKER_STOPPED, finished_at=timezone.now()):
+            continue
+        failed += 1
+        error = WORKER_STOPPED
+        try:
+            _syncing(mailchimp_client_build(), backfill.store, False)
+        except MailchimpError as problem:
+            error = f"{WORKER_STOPPED} (is_syncing could not be cleared: {problem})"
+            StoreBackfill.objects.filter(pk=backfill.pk).update(error=error)
+        ConnectedStore.objects.filter(pk=backfill.store_id).exclude(
+            state=ConnectedStore.State.DISCONNECTED).update(
+            state=ConnectedStore.State.FAILING, error=error)
+    return failed
