@@ -272,12 +272,20 @@ class AudienceAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        wrap = self.admin_site.admin_view
         return [
             path(
                 "flags/",
                 self.admin_site.admin_view(require_POST(self.flags_view)),
                 name=f"{prefix}_flags",
             ),
+            path("ecommerce/connect/<int:audience_id>/",
+                 wrap(require_POST(admin_ecommerce.connect_view)),
+                 name=f"{prefix}_ecommerce_connect"),
+            path("ecommerce/sync/", wrap(require_POST(admin_ecommerce.sync_view)),
+                 name=f"{prefix}_ecommerce_sync"),
+            path("ecommerce/disconnect/", wrap(require_POST(admin_ecommerce.disconnect_view)),
+                 name=f"{prefix}_ecommerce_disconnect"),
             *super().get_urls(),
         ]
 
@@ -297,6 +305,7 @@ class AudienceAdmin(admin.ModelAdmin):
             "import_status": selectors.lists_import_status(),
             "flags_url": reverse("admin:mailchimp_integration_audience_flags"),
             "settings_url": _settings_url(),
+            **admin_ecommerce.panel_context(),
             **(extra_context or {}),
         }
         return TemplateResponse(request, self.lists_template, context)
@@ -386,3 +395,10 @@ class WebhookEventAdmin(ReadOnlyModelAdmin):
     @admin.display(description="what Mailchimp sent")
     def what_came(self, event: WebhookEvent) -> str:
         return json.dumps(event.data, indent=1, sort_keys=True) if event.data else "—"
+
+
+# Last: the e-commerce admin builds on ReadOnlyModelAdmin, and the lists page's URLs above
+# reach its views when they are called.
+from . import admin_ecommerce  # noqa: E402
+
+admin_ecommerce.extend_shop_admin()

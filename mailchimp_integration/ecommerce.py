@@ -102,7 +102,23 @@ def store_disconnect(*, client: MailchimpClient, store: ConnectedStore,
             client.store_delete(store.store_id)
         except MailchimpError as error:
             raise StoreRefused(f"Mailchimp refused: {error}") from None
-    store.state = ConnectedStore.State.DISCONNECTED
-    store.disconnected_at = timezone.now()
-    store.save(update_fields=["state", "disconnected_at"])
+    with transaction.atomic():
+        if delete_in_mailchimp:
+            store.records.all().delete()  # Mailchimp holds none of them any more
+        store.state = ConnectedStore.State.DISCONNECTED
+        store.disconnected_at = timezone.now()
+        store.save(update_fields=["state", "disconnected_at"])
     return store
+
+
+def store_connect_and_sync(*, client: MailchimpClient, audience: Audience) -> Connected:
+    """"Connect e-commerce": connect the audience's store, then queue its first "Sync store
+    data" (the store stays is_syncing, so no automation fires on the history)."""
+    from .ecommerce_backfill import BackfillRefused, backfill_start
+
+    connected = store_connect(client=client, audience=audience)
+    try:
+        backfill_start(store=connected.store)
+    except BackfillRefused:
+        pass  # one is going already (a second press): it covers this connection too
+    return connected

@@ -93,38 +93,31 @@ def backfill_start(*, store: ConnectedStore, fresh: bool = False,
 
 
 # ----------------------------------------------------------------------------- pages
-def _page_ids(kind: str, cursor: dict) -> list[int]:
+def _pending(step: str, cursor: dict):
+    """The ids the step has still to send, in sending order, after the cursor."""
     from shop.catalogue.models import Product
     from shop.checkout.models import Order
     from shop.promotions.models import PromoCode
 
-    after = cursor.get(kind)
-    if kind == Kind.ORDER:  # newest first: what matters for segments and revenue goes first
+    after = cursor.get(step)
+    if step == "order":  # newest first: what matters for segments and revenue goes first
         orders = Order.objects.order_by("-pk")
         if after is not None:
             orders = orders.filter(pk__lt=after)
-        return list(orders.values_list("pk", flat=True)[:PAGE_SIZE])
-    model = Product if kind == Kind.PRODUCT else PromoCode
-    return list(model.objects.filter(pk__gt=after or 0).order_by("pk")
-                .values_list("pk", flat=True)[:PAGE_SIZE])
+        return orders.values_list("pk", flat=True)
+    model = Product if step == "product" else PromoCode
+    return model.objects.filter(pk__gt=after or 0).order_by("pk").values_list("pk", flat=True)
+
+
+def _page_ids(step: str, cursor: dict, limit: int = PAGE_SIZE) -> list[int]:
+    return list(_pending(step, cursor)[:limit])
 
 
 def _remaining(cursor: dict) -> int:
-    from shop.catalogue.models import Product
-    from shop.checkout.models import Order
-    from shop.promotions.models import PromoCode
-
+    """Records still to send: products, promo codes (their rules go with them), orders."""
     finished = set(cursor.get("finished", []))
-    total = 0
-    for kind, model in ((Kind.PRODUCT, Product), (Kind.PROMO, PromoCode), (Kind.ORDER, Order)):
-        if kind in finished:
-            continue
-        after = cursor.get(kind)
-        rows = model.objects.all()
-        if after is not None:
-            rows = rows.filter(pk__lt=after) if kind == Kind.ORDER else rows.filter(pk__gt=after)
-        total += rows.count()
-    return total
+    return sum(_pending(step, cursor).count() for step in ("product", "promo_code", "order")
+               if step not in finished)
 
 
 def _operation(method: str, path: str, op_id: str, body: dict | None) -> dict:
@@ -132,6 +125,16 @@ def _operation(method: str, path: str, op_id: str, body: dict | None) -> dict:
     if body is not None:
         operation["body"] = json.dumps(body)
     return operation
+
+
+# The steps of a run, in order. A step's operations go only in batches after the one holding
+# the last operation of the step it needs: Mailchimp runs a batch's operations in no set order,
+# an order names its products, a promo code belongs to its rule. Otherwise a batch takes what
+# comes next, across steps, so every batch but the last two or three is full.
+STEPS = ("product", "promo_rule", "promo_code", "order")
+STEP_KIND = {"product": Kind.PRODUCT, "promo_rule": Kind.PROMO, "promo_code": Kind.PROMO,
+             "order": Kind.ORDER}
+NEEDS = {"promo_code": "promo_rule", "order": "product"}
 
 
 class Runner:
@@ -146,6 +149,8 @@ class Runner:
         self.polls = 0
         self.submissions = 0
         self.first_reasons: list[str] = []  # the first refusals, for the command's summary
+        self.rules_failed: set[int] = set()  # promo codes whose rule Mailchimp refused
+        self.patch_next: list[dict] = []  # POSTs answered "already exists": PATCHed next batch
 
     # --- batches
     def run_batch(self, operations: list[dict]) -> dict[str, MailchimpError | None]:
@@ -167,116 +172,140 @@ class Runner:
         return {op["operation_id"]: results.get(op["operation_id"], missing)
                 for op in operations}
 
-    # --- kinds
-    def send_products(self, ids: list[int], records) -> dict[str, MailchimpError | None]:
-        found = bodies.product_bodies(ids)
-        operations = [_operation("PUT", f"{self.store_path}/products/{pk}", f"product:{pk}", body)
-                      for pk, body in found.items()]
-        return self.run_batch(operations) if operations else {}
-
-    def send_orders(self, ids: list[int], records) -> dict[str, MailchimpError | None]:
-        found = bodies.order_bodies(ids, first_push=True)
-        operations = [_operation("PUT", f"{self.store_path}/orders/{_q(body['id'])}",
-                                 f"order:{pk}", body) for pk, body in found.items()]
-        return self.run_batch(operations) if operations else {}
-
-    def _upserts(self, items: dict[int, tuple[str, str, dict]], known: set[int]
-                 ) -> dict[int, MailchimpError | None]:
-        """POST the new ones, PATCH the known ones; what Mailchimp says exists already is
-        PATCHed in a follow-up batch. `items`: pk -> (collection, item path, body)."""
-        def patch_op(pk):
-            collection, item, body = items[pk]
-            return _operation("PATCH", item, f"promo:{pk}",
-                              {k: v for k, v in body.items() if k != "id"})
-
-        operations = [patch_op(pk) if pk in known
-                      else _operation("POST", items[pk][0], f"promo:{pk}", items[pk][2])
-                      for pk in items]
-        outcome = {int(op_id.split(":")[1]): error
-                   for op_id, error in self.run_batch(operations).items()}
-        exists = [pk for pk, error in outcome.items() if error is not None
-                  and pk not in known and "already exists" in (error.detail or "")]
-        if exists:
-            for op_id, error in self.run_batch([patch_op(pk) for pk in exists]).items():
-                outcome[int(op_id.split(":")[1])] = error
-        return outcome
-
-    def send_promos(self, ids: list[int], records) -> dict[str, MailchimpError | None]:
-        pairs = bodies.promo_bodies(ids)
-        if not pairs:
-            return {}
-        known = {pk for pk in pairs if records.get(str(pk)) and records[str(pk)].remote_exists}
+    # --- operations of each step
+    def operations(self, step: str, ids: list[int], records: dict) -> list[dict]:
+        if step == "product":
+            return [_operation("PUT", f"{self.store_path}/products/{pk}", f"product:{pk}", body)
+                    for pk, body in bodies.product_bodies(ids).items()]
+        if step == "order":
+            return [_operation("PUT", f"{self.store_path}/orders/{_q(body['id'])}",
+                               f"order:{pk}", body)
+                    for pk, body in bodies.order_bodies(ids, first_push=True).items()]
         rules = f"{self.store_path}/promo-rules"
-        rule_items = {pk: (rules, f"{rules}/{_q(bodies.promo_rule_id(pk))}", rule)
-                      for pk, (rule, _) in pairs.items()}
-        outcome = self._upserts(rule_items, known)
-        code_items = {pk: (f"{rule_items[pk][1]}/promo-codes",
-                           f"{rule_items[pk][1]}/promo-codes/{_q(bodies.promo_code_id(pk))}",
-                           code) for pk, (_, code) in pairs.items() if outcome[pk] is None}
-        if code_items:
-            outcome.update(self._upserts(code_items, known))
-        return {f"promo:{pk}": error for pk, error in outcome.items()}
+        operations = []
+        for pk, (rule, code) in bodies.promo_bodies(ids).items():
+            rule_path = f"{rules}/{_q(bodies.promo_rule_id(pk))}"
+            if step == "promo_rule":
+                collection, item, body = rules, rule_path, rule
+            elif pk in self.rules_failed:
+                continue
+            else:
+                collection = f"{rule_path}/promo-codes"
+                item, body = f"{collection}/{_q(bodies.promo_code_id(pk))}", code
+            known = records.get(str(pk)) is not None and records[str(pk)].remote_exists
+            patch = _operation("PATCH", item, f"{step}:{pk}",
+                               {k: v for k, v in body.items() if k != "id"})
+            operations.append(patch if known else dict(
+                _operation("POST", collection, f"{step}:{pk}", body), patch=patch))
+        return operations
 
-    # --- a page
-    def page(self, kind: str, ids: list[int]) -> None:
-        records = {r.local_id: r for r in EcommerceRecord.objects.filter(
-            store=self.backfill.store, kind=kind, local_id__in=[str(pk) for pk in ids])}
-        versions = {local_id: r.wanted_version for local_id, r in records.items()}
-        sender = {Kind.PRODUCT: self.send_products, Kind.PROMO: self.send_promos,
-                  Kind.ORDER: self.send_orders}[kind]
-        outcome = sender(ids, records)
+    # --- a batch
+    def next_batch(self, complete: set[str]) -> dict[str, list[int]]:
+        """The ids each step puts in the next batch, at most PAGE_SIZE in all; `complete`
+        gains the steps whose every operation went in an earlier batch."""
+        cursor = self.backfill.cursor
+        chosen: dict[str, list[int]] = {}
+        room = PAGE_SIZE - len(self.patch_next)
+        for step in STEPS:
+            if step in complete or room <= 0:
+                continue
+            if NEEDS.get(step) and NEEDS[step] not in complete:
+                continue
+            ids = _page_ids(step, cursor, room)
+            if not ids:  # none left, and none in this batch: the steps needing it may go
+                complete.add(step)
+                continue
+            chosen[step] = ids
+            room -= len(ids)
+        return chosen
+
+    def batch(self, chosen: dict[str, list[int]]) -> None:
+        kinds = {STEP_KIND[step] for step in chosen}
+        all_ids = {kind: [str(pk) for step, ids in chosen.items() if STEP_KIND[step] == kind
+                          for pk in ids] for kind in kinds}
+        records = {(r.kind, r.local_id): r for r in EcommerceRecord.objects.filter(
+            store=self.backfill.store, kind__in=kinds,
+            local_id__in=[pk for ids in all_ids.values() for pk in ids])}
+        versions = {key: r.wanted_version for key, r in records.items()}
+        operations = list(self.patch_next)
+        self.patch_next = []
+        for step, ids in chosen.items():
+            by_id = {local_id: r for (kind, local_id), r in records.items()
+                     if kind == STEP_KIND[step]}
+            operations += self.operations(step, ids, by_id)
+        patches = {op["operation_id"]: op.pop("patch") for op in operations if "patch" in op}
+        outcome = self.run_batch(operations) if operations else {}
         now = timezone.now()
-        new, changed = [], []
+        new, changed = {}, {}
         for op_id, error in outcome.items():
-            local_id = op_id.split(":", 1)[1]
-            record = records.get(local_id)
+            step, local_id = op_id.split(":", 1)
+            if error is not None and op_id in patches and "already exists" in (
+                    error.detail or ""):
+                self.patch_next.append(patches[op_id])  # Mailchimp has it: a PATCH next time
+                continue
+            if step == "promo_rule":
+                if error is None:
+                    continue  # the record's outcome is its code's
+                self.rules_failed.add(int(local_id))
+            key = (STEP_KIND[step], local_id)
+            record = records.get(key) or new.get(key)
             if record is None:
-                record = EcommerceRecord(store=self.backfill.store, kind=kind, local_id=local_id,
-                                         wanted_version=1)
-                new.append(record)
-            else:
-                changed.append(record)
-            if error is None:
-                record.state = EcommerceRecord.State.SYNCED
-                record.synced_at = now
-                record.sent_version = versions.get(local_id, record.wanted_version)
-                record.remote_exists = True
-                record.failure_reason = ""
-                record.failed_permanently = False
-            else:
-                record.state = EcommerceRecord.State.FAILED
-                record.failure_reason = _words(error)
-                # A refusal shows; a transient failure is left for the live path's sweep.
-                record.failed_permanently = not error.retryable
-                self.backfill.failed += 1
-                if len(self.first_reasons) < 3:
-                    self.first_reasons.append(f"{kind} {local_id}: {record.failure_reason}")
+                record = new[key] = EcommerceRecord(store=self.backfill.store, kind=key[0],
+                                                    local_id=local_id, wanted_version=1)
+            elif key in records:
+                changed[key] = record
+            self.outcome_write(record, error, version=versions.get(key, record.wanted_version),
+                               now=now)
         fields = ["state", "synced_at", "sent_version", "remote_exists", "failure_reason",
                   "failed_permanently"]
         with transaction.atomic():
             if new:
-                EcommerceRecord.objects.bulk_create(new, batch_size=PAGE_SIZE)
+                EcommerceRecord.objects.bulk_create(list(new.values()), batch_size=PAGE_SIZE)
             if changed:
-                EcommerceRecord.objects.bulk_update(changed, fields, batch_size=PAGE_SIZE)
+                EcommerceRecord.objects.bulk_update(list(changed.values()), fields,
+                                                    batch_size=PAGE_SIZE)
             cursor = self.backfill.cursor
-            cursor[kind] = ids[-1]
-            self.backfill.done += len(ids)
+            for step, ids in chosen.items():
+                cursor[step] = ids[-1]
+                if step != "promo_rule":
+                    self.backfill.done += len(ids)
+            self.backfill.phase = STEP_KIND[list(chosen)[-1]] if chosen else self.backfill.phase
             self.backfill.heartbeat_at = now
             self.backfill.save(update_fields=["cursor", "done", "failed", "batches",
                                               "heartbeat_at", "phase"])
         if self.progress:
             self.progress(self.backfill)
 
+    def outcome_write(self, record: EcommerceRecord, error: MailchimpError | None, *,
+                      version: int, now) -> None:
+        if error is None:
+            record.state = EcommerceRecord.State.SYNCED
+            record.synced_at = now
+            record.sent_version = version
+            record.remote_exists = True
+            record.failure_reason = ""
+            record.failed_permanently = False
+            return
+        record.state = EcommerceRecord.State.FAILED
+        record.failure_reason = _words(error)
+        # A refusal shows; a transient failure is left for the live path's sweep.
+        record.failed_permanently = not error.retryable
+        self.backfill.failed += 1
+        if len(self.first_reasons) < 3:
+            self.first_reasons.append(f"{record.kind} {record.local_id}: {record.failure_reason}")
+
     def run(self) -> None:
         cursor = self.backfill.cursor
-        for kind in PHASES:
-            if kind in cursor.get("finished", []):
-                continue
-            self.backfill.phase = kind
-            while ids := _page_ids(kind, cursor):
-                self.page(kind, ids)
-            cursor.setdefault("finished", []).append(kind)
-            self.backfill.save(update_fields=["cursor", "phase"])
+        complete = set(cursor.get("finished", []))
+        while True:
+            chosen = self.next_batch(complete)
+            cursor["finished"] = [step for step in STEPS if step in complete]
+            if not chosen and not self.patch_next:
+                if complete >= set(STEPS):
+                    break
+                continue  # a step became complete: the ones needing it can go now
+            self.batch(chosen)
+        self.backfill.save(update_fields=["cursor", "phase"])
 
 
 # ----------------------------------------------------------------------------- running

@@ -351,6 +351,9 @@ def deliver(*, record_id: int, client: MailchimpClient | None = None) -> bool:
     retry_in = None
     sent, deferred, problem, transient = Sent(), None, "", False
     try:
+        if record.store.state == ConnectedStore.State.DISCONNECTED:
+            raise NotSendable("Not sent: e-commerce was disconnected. Connect it again and "
+                              "press Sync store data to send the store's data.")
         client = client or mailchimp_client_build()
         sent = SENDERS[record.kind](client, record)
     except Deferred as wait:
@@ -488,7 +491,7 @@ def sweep(*, limit: int = 1000) -> int:
 
     from . import tasks
 
-    records = EcommerceRecord.objects.all()
+    records = EcommerceRecord.objects.exclude(store__state=ConnectedStore.State.DISCONNECTED)
     outbox.free_lapsed(records, policy=policy())
     if pushes_paused():
         return 0
@@ -497,3 +500,16 @@ def sweep(*, limit: int = 1000) -> int:
     for record_id in due:
         tasks.ecommerce_send.delay(record_id)
     return len(due)
+
+
+def records_retry(*, record_ids) -> int:
+    """Staff pressed Retry: each record of the connected store is sent again, built afresh
+    from the database; how many were queued."""
+    store = connected_store()
+    if store is None:
+        return 0
+    records = list(EcommerceRecord.objects.filter(pk__in=record_ids, store=store)
+                   .values_list("kind", "local_id"))
+    for kind, local_id in records:
+        record_changed(kind=kind, local_id=local_id, store=store)
+    return len(records)

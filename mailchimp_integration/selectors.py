@@ -14,10 +14,13 @@ from .client import base_url_for
 from .exceptions import MailchimpNotConfigured
 from .models import (
     Audience,
+    ConnectedStore,
     ConnectionCheck,
+    EcommerceRecord,
     Interest,
     InterestCategory,
     MailchimpConnection,
+    StoreBackfill,
     SyncRun,
     WebhookEndpoint,
     WebhookEvent,
@@ -276,3 +279,36 @@ def webhook_health(*, now: datetime | None = None) -> WebhookHealth:
                                      events_last_day=count,
                                      last_event_at=max(known) if known else None))
     return WebhookHealth(site_url=webhooks.site_url(), rows=rows)
+
+
+# ----------------------------------------------------------------------------- e-commerce
+@dataclass
+class StorePanel:
+    """The "E-commerce" panel of the lists page: the connected store (None when none is),
+    its records counted by kind and state, and its last "Sync store data"."""
+
+    store: ConnectedStore | None
+    counts: list[dict] = field(default_factory=list)  # [{kind, label, synced, waiting, failed}]
+    last_backfill: StoreBackfill | None = None
+    backfill_going: bool = False
+    failed_total: int = 0
+
+
+def store_panel() -> StorePanel:
+    """Three queries whatever the store holds: the store, the counts, the last run."""
+    store = (ConnectedStore.objects.select_related("audience")
+             .exclude(state=ConnectedStore.State.DISCONNECTED).first())
+    if store is None:
+        return StorePanel(store=None)
+    by_kind = {kind: {"kind": kind, "label": label, "synced": 0, "waiting": 0, "failed": 0}
+               for kind, label in EcommerceRecord.Kind.choices}
+    for row in (EcommerceRecord.objects.filter(store=store).values("kind", "state")
+                .annotate(n=Count("pk")).order_by()):
+        if row["kind"] in by_kind and row["state"] in by_kind[row["kind"]]:
+            by_kind[row["kind"]][row["state"]] = row["n"]
+    last = StoreBackfill.objects.filter(store=store).first()
+    going = last is not None and last.state in (StoreBackfill.State.QUEUED,
+                                                StoreBackfill.State.RUNNING)
+    return StorePanel(store=store, counts=list(by_kind.values()), last_backfill=last,
+                      backfill_going=going,
+                      failed_total=sum(row["failed"] for row in by_kind.values()))

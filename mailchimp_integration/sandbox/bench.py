@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .control import SandboxControl
@@ -54,3 +55,27 @@ def start_sandbox(*, api_key: str = DEFAULT_API_KEY, seed: str | None = None) ->
             return SandboxProcess(match.group(1), api_key, process)
     process.kill()
     raise RuntimeError("the sandbox did not start:\n" + "".join(output))
+
+
+@contextmanager
+def bench_environment(*, read_timeout: float = 30):
+    """For a bench script, after django.setup(): a test database made (and dropped at the
+    end), the sandbox in its own process, and the store's settings pointed at it."""
+    from django.conf import settings
+    from django.test.runner import DiscoverRunner
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    setup_test_environment()
+    settings.DEBUG = False
+    runner = DiscoverRunner(verbosity=0, interactive=False)
+    old_config = runner.setup_databases()
+    sandbox = start_sandbox()
+    try:
+        settings.MAILCHIMP_API_URL = sandbox.url
+        settings.MAILCHIMP_API_KEY = sandbox.api_key
+        settings.MAILCHIMP_READ_TIMEOUT = read_timeout
+        yield sandbox
+    finally:
+        sandbox.stop()
+        runner.teardown_databases(old_config)
+        teardown_test_environment()

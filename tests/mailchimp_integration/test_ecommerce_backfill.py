@@ -102,7 +102,13 @@ def test_products_promos_and_orders_land_with_lines_while_the_store_is_syncing(
     backfill = run(store)
 
     assert (backfill.state, backfill.done, backfill.failed) == ("finished", 6, 0)
-    assert backfill.batches == 4  # products, promo rules, promo codes, orders
+    # Two batches: products with the promo rules; then, once both landed, the promo codes
+    # (which need their rules) with the orders (which need their products).
+    assert backfill.batches == 2
+    batches = [{op["operation_id"].split(":")[0] for op in entry["operations"]}
+               for entry in connected.request_log()
+               if entry["method"] == "POST" and entry["path"].endswith("/batches")]
+    assert batches == [{"product", "promo_rule"}, {"promo_code", "order"}]
     remote = connected.ecommerce_store(store.store_id)
     assert set(remote["products"]) == {str(v.product_id) for v in history["variants"]}
     assert {o.number for o in history["orders"]} <= set(remote["orders"])
@@ -189,24 +195,27 @@ def test_a_killed_run_is_failed_by_the_watchdog_and_is_syncing_cleared(
 
 def test_a_failed_run_resumes_and_sends_only_the_rest(connected, store, history, monkeypatch):
     monkeypatch.setattr(ecommerce_backfill, "PAGE_SIZE", 2)
-    first = ecommerce_backfill.backfill_start(store=store, queue=False)
-    # Products (one page of 2) go; the promo batch is refused by a lasting 503.
-    original = ecommerce_backfill.Runner.send_promos
+    # Batch 1: the two products. Batch 2 (the promo rule and the newest order) meets a
+    # lasting 503: the run fails there, with the products done.
+    original = ecommerce_backfill.Runner.run_batch
+    calls = []
 
-    def promos_down(self, ids, records):
-        connected.fail_status(503, times=None, route="/batches", method="POST")
-        return original(self, ids, records)
+    def second_fails(self, operations):
+        calls.append(operations)
+        if len(calls) == 2:
+            connected.fail_status(503, times=None, route="/batches", method="POST")
+        return original(self, operations)
 
-    monkeypatch.setattr(ecommerce_backfill.Runner, "send_promos", promos_down)
-    ecommerce_backfill.backfill_run(first.pk)
-    first.refresh_from_db()
+    monkeypatch.setattr(ecommerce_backfill.Runner, "run_batch", second_fails)
+    first = run(store)
     assert first.state == "failed" and "503" in first.error
-    assert first.cursor.get("finished") == ["product"]
+    last_product = max(v.product_id for v in history["variants"])
+    assert first.cursor.get("product") == last_product and "order" not in first.cursor
     assert connected.ecommerce_store(store.store_id)["is_syncing"] is False  # the finally
     store.refresh_from_db()
     assert store.state == ConnectedStore.State.FAILING
 
-    monkeypatch.setattr(ecommerce_backfill.Runner, "send_promos", original)
+    monkeypatch.setattr(ecommerce_backfill.Runner, "run_batch", original)
     connected.clear_faults()
     connected.clear_requests()
     second = run(store)
@@ -242,7 +251,7 @@ def test_the_task_runs_a_queued_sync_on_the_worker(connected, store, celery_work
 def test_the_command_prints_a_summary_and_exits_1_with_one_line(connected, store, capsys):
     call_command("sync_store_data")
     out = capsys.readouterr().out
-    assert f"Sent 6 of 6 records to {store.store_id} in 4 batches; 0 failed." in out
+    assert f"Sent 6 of 6 records to {store.store_id} in 2 batches; 0 failed." in out
 
     StoreBackfill.objects.create(store=store, state="running", heartbeat_at=timezone.now())
     with pytest.raises(SystemExit) as exit_:

@@ -182,3 +182,40 @@ def test_no_ecommerce_call_changes_a_members_status(
     assert sent and all(body["customer"]["opt_in_status"] is False for body in sent)
     assert not [c for c in connected.request_log()
                 if "/members" in c["path"] and c["method"] != "GET"]
+
+
+def test_a_live_order_costs_at_most_three_calls(
+    connected, synced_store, celery_worker_process, client
+):
+    """The checkout pages with a cart Mailchimp holds: the order PUT and the cart's DELETE
+    (the member only when the customer ticked a newsletter: not here). The sale's stock goes
+    later, one variant call for all the sales meanwhile, counted apart."""
+    from django.urls import reverse
+
+    store = synced_store
+    variant = product_made()
+    wait_for(lambda: synced(Kind.PRODUCT, variant.product_id), timeout=20)
+    client.post(reverse("cart:add", args=[variant.product_id]),
+                {"variant": variant.pk, "quantity": 1})
+    client.post(reverse("cart:email"), {"email": "liv@example.com"})
+    wait_for(lambda: remote(connected, store)["carts"], timeout=20,
+             message="the cart did not reach Mailchimp")
+    cart = Cart.objects.get()
+    wait_for(lambda: synced(Kind.CART, cart.pk), timeout=10)
+    connected.clear_requests()
+
+    response = client.post(reverse("checkout:checkout"), {
+        "first_name": "Liv", "last_name": "Buyer", "email": "liv@example.com",
+        "address_line1": "2 Low Road", "address_line2": "", "city": "York",
+        "postcode": "YO1 1AA", "country": "GB"})
+    assert response.status_code == 302
+    order = Order.objects.get()
+    wait_for(lambda: synced(Kind.ORDER, order.pk) and synced(Kind.CART, cart.pk)
+             and not remote(connected, store)["carts"], timeout=20)
+    wait_for(lambda: any("/variants/" in c["path"] for c in connected.request_log()),
+             timeout=20, message="the sale's stock did not follow")
+    calls = [f"{c['method']} {c['path']}" for c in connected.request_log()]
+    order_calls = [c for c in calls if "/variants/" not in c]
+    assert len(order_calls) <= 3, order_calls
+    assert [c.split()[0] for c in order_calls] == ["PUT", "DELETE"]
+    assert len([c for c in calls if "/variants/" in c]) == 1

@@ -228,3 +228,51 @@ def test_a_promo_code_goes_as_rule_and_code_then_patched_then_disabled_when_dele
     wait_for(lambda: synced(Kind.ORDER, order.pk), timeout=20)
     assert remote_order(store, order)["promos"] == [
         {"code": "TENOFF", "amount_discounted": 10.0, "type": "fixed"}]
+
+
+def test_a_signed_in_customers_order_with_a_promo_code_through_the_checkout_pages(
+    connected, audience, store, celery_worker_process, client
+):
+    """The real pages: a signed-in customer applies a promo code and checks out; staff then
+    mark the order paid and refund part of it from the order page's services."""
+    from django.urls import reverse
+
+    from shop.checkout import services as checkout_services
+    from tests.shop.accounts.factories import UserFactory
+
+    user = UserFactory(email="Cy@Example.com", first_name="Cy", last_name="Lee")
+    client.force_login(user)
+    PromoCode.objects.create(code="TEN", kind=PromoCode.Kind.FIXED, value=Decimal("10"))
+    variant = product_made(price="20.00")
+    client.post(reverse("cart:add", args=[variant.product_id]),
+                {"variant": variant.pk, "quantity": 2})
+    client.post(reverse("cart:promo_apply"), {"code": "ten"})
+    response = client.post(reverse("checkout:checkout"), {
+        "first_name": "Cy", "last_name": "Lee", "email": user.email,
+        "address_line1": "3 Hill Road", "address_line2": "", "city": "Leeds",
+        "postcode": "LS2 2BB", "country": "GB"})
+    assert response.status_code == 302
+    order = Order.objects.get()
+    assert order.user == user and order.total == Decimal("30.00")
+
+    wait_for(lambda: synced(Kind.ORDER, order.pk), timeout=30, message="the order was not sent")
+    sent = remote_order(store, order)
+    assert sent["customer"]["id"] == md5(user.email)
+    assert sent["customer"]["opt_in_status"] is False
+    assert sent["order_total"] == 30.0 and sent["discount_total"] == 10.0
+    assert [(p["code"], p["amount_discounted"]) for p in sent["promos"]] == [("TEN", 10.0)]
+    assert [(line["quantity"], line["price"]) for line in sent["lines"]] == [(2, 40.0)]
+
+    checkout_services.order_mark_paid(order=order)
+    version = record(Kind.ORDER, order.pk).wanted_version
+    wait_for(lambda: (r := synced(Kind.ORDER, order.pk)) and r.sent_version >= version,
+             timeout=20)
+    assert remote_order(store, order)["financial_status"] == "paid"
+    checkout_services.order_refund(order=Order.objects.get(pk=order.pk), amount=Decimal("5"))
+    version = record(Kind.ORDER, order.pk).wanted_version
+    wait_for(lambda: (r := synced(Kind.ORDER, order.pk)) and r.sent_version >= version,
+             timeout=20)
+    refunded = remote_order(store, order)
+    assert (refunded["financial_status"], refunded["order_total"]) == ("partially_refunded", 25.0)
+    # Mailchimp keeps an e-commerce customer as transactional: never subscribed by an order.
+    assert member_status(audience, user.email) == "transactional"

@@ -5,14 +5,19 @@ document.addEventListener("DOMContentLoaded", () => {
   const field = form && form.querySelector("input[name=email]");
   if (!field) return;
   let sent = "";
-  field.addEventListener("change", () => {
+  const keep = () => {
     const email = field.value.trim();
     if (!email || email === sent || !field.checkValidity()) return;
+    sent = email;
     const body = new FormData();
     body.append("email", email);
     body.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
     fetch(form.dataset.cartEmailUrl, { method: "POST", body, credentials: "same-origin" })
-      .then((response) => { if (response.ok) sent = email; })
-      .catch(() => {});  // the checkout POST records it anyway
-  });
+      .then((response) => { if (!response.ok) sent = ""; })
+      .catch(() => { sent = ""; });  // the checkout POST records it anyway
+  };
+  field.addEventListener("change", keep);
+  field.addEventListener("blur", keep);
+  // Typed (or filled in by the browser) before this script ran: kept now.
+  keep();
 });
