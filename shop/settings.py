@@ -193,6 +193,11 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 STORE_NAME = os.environ.get("STORE_NAME", "Hilltop Goods")
+# The ISO 4217 currency of the prices, as Mailchimp's e-commerce store and orders carry it.
+STORE_CURRENCY = os.environ.get("STORE_CURRENCY", "USD")
+# The connected store's id is this prefix (else SITE_URL's host) plus the list id: set it to
+# the same value on every deploy and staging copy of one shop, so they adopt one store.
+MAILCHIMP_STORE_ID_PREFIX = os.environ.get("MAILCHIMP_STORE_ID_PREFIX", "")
 # The country preselected at checkout and listed first (an ISO 3166 code, e.g. GB, US, DE).
 STORE_DEFAULT_COUNTRY = os.environ.get("STORE_DEFAULT_COUNTRY", "GB").strip().upper()
 COUNTRIES_FIRST = [STORE_DEFAULT_COUNTRY]
