@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from shop.db import bulk_update
+
 from . import ecommerce_bodies as bodies
 from .client import MailchimpClient
 from .exceptions import MailchimpError
@@ -262,8 +264,7 @@ class Runner:
             if new:
                 EcommerceRecord.objects.bulk_create(list(new.values()), batch_size=PAGE_SIZE)
             if changed:
-                EcommerceRecord.objects.bulk_update(list(changed.values()), fields,
-                                                    batch_size=PAGE_SIZE)
+                bulk_update(EcommerceRecord, changed.values(), fields, batch_size=PAGE_SIZE)
             cursor = self.backfill.cursor
             for step, ids in chosen.items():
                 cursor[step] = ids[-1]

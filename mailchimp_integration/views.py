@@ -8,6 +8,7 @@ from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotFou
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from shop.db import retried_on_a_dead_connection
 from shop.http import client_ip, over_rate_limit
 
 from . import webhooks
@@ -17,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 @csrf_exempt  # Mailchimp's POST carries no CSRF token; the secret in the URL authenticates it
 @require_http_methods(["GET", "POST"])
+@retried_on_a_dead_connection  # its one INSERT is safe to repeat; no SELECT 1 before it
 def webhook(request, endpoint_id: int, secret: str):
     """Mailchimp's GET check (200), or one event stored at once (200); a wrong secret: 404,
     nothing stored, logged, and past MAILCHIMP_WEBHOOK_REFUSALS_LIMIT an hour 429."""
@@ -31,6 +33,27 @@ def webhook(request, endpoint_id: int, secret: str):
         return HttpResponseNotFound("Not found", content_type="text/plain")
     if request.method == "GET":
         return HttpResponse("OK", content_type="text/plain")
-    if webhooks.event_receive(endpoint=endpoint, post=request.POST) is None:
+    event = webhooks.event_receive(endpoint=endpoint, post=request.POST)
+    if event is None:
         return HttpResponseBadRequest("Not a Mailchimp event", content_type="text/plain")
-    return HttpResponse("OK", content_type="text/plain")
+    return AnsweredThen("OK", content_type="text/plain",
+                        then=lambda: webhooks.event_announce(event))
+
+
+class AnsweredThen(HttpResponse):
+    """A response that does `then` once the server has sent it. The WSGI server calls
+    close() after writing the body, so Mailchimp's POST is answered without waiting on the
+    broker round trip that queues the worker. If the process dies in between, the event is
+    stored and the beat's sweep (every minute) applies it."""
+
+    def __init__(self, *args, then, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._then = then
+
+    def close(self):
+        try:
+            self._then()
+        except Exception:  # the event is stored: the sweep applies it
+            logger.exception("could not announce a stored webhook event")
+        finally:
+            super().close()

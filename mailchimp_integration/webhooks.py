@@ -133,7 +133,10 @@ def form_data(post: QueryDict) -> dict:
 
 
 def event_receive(*, endpoint: WebhookEndpoint, post: QueryDict) -> WebhookEvent | None:
-    """Store one POSTed event as it came; None for a body that is no Mailchimp event."""
+    """Store one POSTed event as it came; None for a body that is no Mailchimp event.
+
+    Nothing is told of it yet: the caller calls `event_announce` (the view does so once
+    Mailchimp has its answer)."""
     event_type = post.get("type", "")
     if event_type not in EVENT_TYPES:
         return None
@@ -143,11 +146,17 @@ def event_receive(*, endpoint: WebhookEndpoint, post: QueryDict) -> WebhookEvent
         endpoint=endpoint, type=event_type, fired_at=post.get("fired_at", "")[:40],
         data=form_data(post),
     )
+    return event
+
+
+def event_announce(event: WebhookEvent) -> None:
+    """Tell the receivers of `webhook_event_received` (the worker is queued) once the event
+    is committed. A receiver that fails is logged; the beat's sweep applies the event then."""
     transaction.on_commit(
-        lambda: signals.webhook_event_received.send(sender=WebhookEvent, event_id=event.pk),
+        lambda: signals.webhook_event_received.send_robust(sender=WebhookEvent,
+                                                           event_id=event.pk),
         robust=True,
     )
-    return event
 
 
 def endpoints_heard_from(events) -> None:

@@ -31,6 +31,7 @@ from mailchimp_integration import webhooks
 from mailchimp_integration.client import PAGE_SIZE, MailchimpClient
 from mailchimp_integration.exceptions import MailchimpError
 from mailchimp_integration.models import Audience, Interest
+from shop.db import bulk_update
 
 from . import consent
 from .delivery import STATE_FOR_STATUS, mailchimp_time
@@ -385,7 +386,7 @@ def _write(audience: Audience, page: _Page) -> None:
     for subscription, interest_ids in page.created:
         page.interests[subscription.pk] = interest_ids
     if page.changed:
-        Subscription.objects.bulk_update(list(page.changed.values()), [
+        bulk_update(Subscription, page.changed.values(), [
             "email", "mailchimp_email", "mailchimp_status", "mailchimp_unique_id",
             "mailchimp_last_changed", "mailchimp_changed_by", "mailchimp_notice", "state",
             "sent_interests", "sent_merge_fields", "first_name", "last_name", "consent",
@@ -573,7 +574,13 @@ def _apply_group(client: MailchimpClient, events: list, *, now: datetime, stats:
             continue
         event.applied_at = now
         stats["applied"] += 1
-    WebhookEvent.objects.bulk_update(events, ["applied_at", "outcome"])
+    # One UPDATE per distinct outcome (there are a handful): events are written by the
+    # thousand in a burst.
+    by_outcome: dict[tuple, list[int]] = {}
+    for event in events:
+        by_outcome.setdefault((event.outcome, event.applied_at), []).append(event.pk)
+    for (outcome, applied_at), pks in by_outcome.items():
+        WebhookEvent.objects.filter(pk__in=pks).update(outcome=outcome, applied_at=applied_at)
 
 
 def events_enqueue() -> None:

@@ -15,6 +15,7 @@ from django.db.models import Case, Q, When
 from django.utils import timezone
 
 from mailchimp_integration.models import Audience, Interest
+from shop.db import bulk_update
 
 from . import consent, delivery, selectors
 from .models import ConsentEvent, NewsSettings, Source, Subscription
@@ -528,10 +529,10 @@ def subscriptions_subscribe_users(
         subscription.opted_in = not as_contacts
         subscription.source = Source.ADMIN_BULK
         delivery.mark_changed(subscription)
-    Subscription.objects.bulk_update(
-        rows, ["consent", "opted_in", "source", "wanted_version", "failed_permanently",
-               "next_attempt_at", "state", "failure_reason"], batch_size=1000,
-    )
+    bulk_update(Subscription, rows, [
+        "consent", "opted_in", "source", "wanted_version", "failed_permanently",
+        "next_attempt_at", "state", "failure_reason",
+    ], batch_size=1000)
     if not as_contacts:
         Through = Subscription.interests.through
         links = []

@@ -2,6 +2,7 @@
 of is kept; Mailchimp's GET check; each event stored as it came, at once; a wrong secret
 refused with nothing stored. Through Django's client, and from the sandbox over HTTP."""
 import pytest
+from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
@@ -149,3 +150,77 @@ def test_a_post_to_a_known_endpoint_costs_one_insert(client, endpoint,
     hook.audience.delete()
     assert client.post(webhooks.endpoint_path(hook, new), UNSUBSCRIBE).status_code == 404
     assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no connection to lose")
+def test_a_post_sends_no_health_check_and_outlives_a_dead_connection(endpoint, monkeypatch):
+    """No SELECT 1 before the view's one INSERT; a connection the database dropped is
+    replaced and the event still stored, once."""
+    import psycopg
+    from django.test import RequestFactory
+
+    from mailchimp_integration.views import webhook
+
+    hook, secret = endpoint
+    checks = []
+    wrapper = connections["default"]
+    real_is_usable = wrapper.is_usable
+    monkeypatch.setattr(wrapper, "is_usable", lambda: checks.append(1) or real_is_usable())
+    monkeypatch.setattr(wrapper, "health_check_enabled", True)
+
+    def post():
+        connection.health_check_done = False  # as at the start of every request
+        request = RequestFactory().post(webhooks.endpoint_path(hook, secret), UNSUBSCRIBE)
+        return webhook(request, endpoint_id=hook.pk, secret=secret)
+
+    assert post().status_code == 200
+    assert checks == [], "no health check before the INSERT"
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    params = connection.settings_dict
+    with psycopg.connect(dbname=params["NAME"], user=params["USER"], host=params["HOST"],
+                         port=params["PORT"] or 5432, password=params["PASSWORD"],
+                         autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    assert post().status_code == 200
+    assert WebhookEvent.objects.count() == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid, "a new connection"
+
+
+def test_the_worker_is_told_once_the_answer_is_sent(endpoint,
+                                                   django_capture_on_commit_callbacks):
+    """The broker round trip that queues the worker comes after the answer: the WSGI server
+    calls close() once it has written the body."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+    from django.test import RequestFactory
+
+    from mailchimp_integration.signals import webhook_event_received
+    from mailchimp_integration.views import webhook
+
+    hook, secret = endpoint
+    told = []
+
+    def receiver(**kwargs):
+        told.append(kwargs["event_id"])
+
+    webhook_event_received.connect(receiver, dispatch_uid="test-told")
+    try:
+        request = RequestFactory().post(webhooks.endpoint_path(hook, secret), UNSUBSCRIBE)
+        response = webhook(request, endpoint_id=hook.pk, secret=secret)
+        assert response.status_code == 200 and told == []
+        # As Django's test client does: the test's transaction outlives the "request".
+        request_finished.disconnect(close_old_connections)
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                response.close()
+        finally:
+            request_finished.connect(close_old_connections)
+        assert told == [WebhookEvent.objects.get().pk]
+    finally:
+        webhook_event_received.disconnect(dispatch_uid="test-told")
