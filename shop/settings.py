@@ -449,5 +449,13 @@ CELERY_BEAT_SCHEDULE["subscriptions-members-reconcile"] = {
     "task": "subscriptions.members_reconcile",
     "schedule": MAILCHIMP_RECONCILE_MINUTES * 60.0,
 }
+# A reconciliation or import running with no sign of life for this long lost its worker.
+MAILCHIMP_MEMBER_RUN_STALE_MINUTES = int(os.environ.get("MAILCHIMP_MEMBER_RUN_STALE_MINUTES",
+                                                        "15"))
+CELERY_BEAT_SCHEDULE["subscriptions-member-runs-watchdog"] = {
+    "task": "subscriptions.member_runs_watchdog",
+    "schedule": 300.0,
+}
 CELERY_TASK_ROUTES.update({name: {"queue": CELERY_MAINTENANCE_QUEUE} for name in (
-    "subscriptions.webhooks_sweep", "subscriptions.members_reconcile")})
+    "subscriptions.webhooks_sweep", "subscriptions.members_reconcile",
+    "subscriptions.member_runs_watchdog")})

@@ -585,9 +585,9 @@ class MemberSyncRunAdmin(ReadOnlyModelAdmin):
     list_filter = ["kind", "state", "audience"]
     list_select_related = ["audience"]
     date_hierarchy = "queued_at"
-    fields = ["audience", "kind", "state", "full", "dry_run", "queued_at", "finished_at",
-              "progress", "drift_found", "by_kind", "first_examples", "watermark", "api_calls",
-              "error"]
+    fields = ["audience", "kind", "state", "full", "dry_run", "queued_at", "heartbeat_at",
+              "finished_at", "progress", "drift_found", "by_kind", "first_examples",
+              "watermark", "api_calls", "error"]
     readonly_fields = fields
 
     @admin.display(description="members read")

@@ -430,7 +430,8 @@ def run_execute(*, run: MemberSyncRun, client: MailchimpClient, progress=None) -
     # only what changed since the last one (a Mailchimp-side signup a webhook missed).
     create_missing = importing or bool(since)
     run.state = MemberSyncRun.State.RUNNING
-    run.save(update_fields=["state"])
+    run.heartbeat_at = timezone.now()
+    run.save(update_fields=["state", "heartbeat_at"])
     drift = Drift()
     offset = 0
     try:
@@ -446,7 +447,8 @@ def run_execute(*, run: MemberSyncRun, client: MailchimpClient, progress=None) -
             offset += len(page.items)
             run.progress_done = min(offset, page.total_items)
             MemberSyncRun.objects.filter(pk=run.pk).update(
-                progress_done=run.progress_done, progress_total=run.progress_total)
+                progress_done=run.progress_done, progress_total=run.progress_total,
+                heartbeat_at=timezone.now())
             if progress is not None:
                 progress(run.progress_done, run.progress_total)
             if not page.items or offset >= page.total_items:
@@ -454,6 +456,13 @@ def run_execute(*, run: MemberSyncRun, client: MailchimpClient, progress=None) -
     except MailchimpError as error:
         run.state = MemberSyncRun.State.FAILED
         run.error = f"{error.title}: {error.detail}" if error.detail else error.title
+    except Exception as error:  # the time limit, the database: failed with it, not "running"
+        try:
+            _run_fail(run, drift, f"It stopped on an unexpected error ({type(error).__name__}:"
+                                  f" {error}); what the pages before it applied is kept.")
+        except Exception:  # the database itself: the watchdog fails it later
+            logger.exception("could not record the failure of member sync run %s", run.pk)
+        raise
     else:
         run.state = MemberSyncRun.State.SUCCEEDED
     run.counts = dict(drift.counts)
@@ -465,6 +474,36 @@ def run_execute(*, run: MemberSyncRun, client: MailchimpClient, progress=None) -
     run.finished_at = timezone.now()
     run.save()
     return run
+
+
+def _run_fail(run: MemberSyncRun, drift: Drift, error: str) -> None:
+    run.state = MemberSyncRun.State.FAILED
+    run.error = error
+    run.counts, run.examples = dict(drift.counts), drift.examples
+    run.watermark = None
+    run.finished_at = timezone.now()
+    run.save()
+
+
+def runs_abandoned_fail(*, now: datetime | None = None) -> int:
+    """Fail the runs whose worker died under them (killed, restarted, out of memory): running,
+    with no sign of life for MAILCHIMP_MEMBER_RUN_STALE_MINUTES. Otherwise they would stay
+    "running" forever, and the buttons, which queue nothing while a run is unfinished, would
+    do nothing. Returns how many."""
+    from django.conf import settings
+
+    now = now or timezone.now()
+    stale = now - timedelta(minutes=settings.MAILCHIMP_MEMBER_RUN_STALE_MINUTES)
+    failed = MemberSyncRun.objects.filter(state=MemberSyncRun.State.RUNNING).filter(
+        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, queued_at__lt=stale),
+    ).update(
+        state=MemberSyncRun.State.FAILED, finished_at=now, watermark=None,
+        error="The worker stopped while this ran (it was killed or restarted); what it "
+              "applied before is kept. Run it again.",
+    )
+    if failed:
+        logger.warning("%d member sync run(s) failed: their worker stopped", failed)
+    return failed
 
 
 def audiences_to_reconcile() -> list[Audience]:
@@ -705,6 +744,7 @@ def runs_enqueue(*, audiences: list[Audience], kind: str) -> list[MemberSyncRun]
     there (the admin's "Reconcile now" and "Import members" pressed twice queue no more)."""
     from .selectors import member_sync_runs_unfinished
 
+    runs_abandoned_fail()
     unfinished = member_sync_runs_unfinished(audience_ids=[a.pk for a in audiences], kind=kind)
     return [unfinished.get(audience.pk) or run_enqueue(audience=audience, kind=kind)
             for audience in audiences]

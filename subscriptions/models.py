@@ -350,6 +350,9 @@ class MemberSyncRun(models.Model):
     api_calls = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
     queued_at = models.DateTimeField(default=timezone.now)
+    # Written as the run starts and with every page: a running run whose worker was killed
+    # stops moving, and the beat's watchdog fails it (inbound.runs_abandoned_fail).
+    heartbeat_at = models.DateTimeField("last sign of life", null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

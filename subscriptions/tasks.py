@@ -90,6 +90,12 @@ def webhooks_sweep() -> None:
         inbound.events_enqueue()
 
 
+@shared_task(name="subscriptions.member_runs_watchdog", ignore_result=True)
+def member_runs_watchdog() -> None:
+    """The beat job: fail the reconciliations and imports whose worker died under them."""
+    inbound.runs_abandoned_fail()
+
+
 @shared_task(name="subscriptions.members_reconcile", ignore_result=True,
              soft_time_limit=3 * 3600, time_limit=3 * 3600 + 60)
 def members_reconcile(run_id: int | None = None) -> None:
