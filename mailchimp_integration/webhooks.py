@@ -151,10 +151,10 @@ def event_receive(*, endpoint: WebhookEndpoint, post: QueryDict) -> WebhookEvent
 
 def event_announce(event: WebhookEvent) -> None:
     """Tell the receivers of `webhook_event_received` (the worker is queued) once the event
-    is committed. A receiver that fails is logged; the beat's sweep applies the event then."""
+    is committed. A receiver that fails is logged (a robust on_commit); the beat's sweep
+    applies the event then."""
     transaction.on_commit(
-        lambda: signals.webhook_event_received.send_robust(sender=WebhookEvent,
-                                                           event_id=event.pk),
+        lambda: signals.webhook_event_received.send(sender=WebhookEvent, event_id=event.pk),
         robust=True,
     )
 

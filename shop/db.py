@@ -37,9 +37,9 @@ def bulk_update(model, objs: Iterable, fields: list[str], *, batch_size: int = 1
         return 0
     alias = router.db_for_write(model)
     connection = connections[alias]
-    manager = model._default_manager.db_manager(alias)
     if connection.vendor != "postgresql":
-        return manager.bulk_update(objs, fields, batch_size=batch_size)
+        return model._default_manager.db_manager(alias).bulk_update(objs, fields,
+                                                                    batch_size=batch_size)
     opts = model._meta
     pk = opts.pk
     columns = [opts.get_field(name) for name in fields]
@@ -49,7 +49,7 @@ def bulk_update(model, objs: Iterable, fields: list[str], *, batch_size: int = 1
         raise ValueError("bulk_update() needs saved objects.")
     quote = connection.ops.quote_name
     names = [quote(f.column) for f in [pk, *columns]]
-    casts = [f"%s::{f.db_type(connection)}" if f.db_type(connection) else "%s"
+    casts = [f"%s::{db_type}" if (db_type := f.db_type(connection)) else "%s"
              for f in [pk, *columns]]
     row = "(" + ", ".join(casts) + ")"
     table = quote(opts.db_table)

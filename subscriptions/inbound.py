@@ -457,30 +457,29 @@ def run_execute(*, run: MemberSyncRun, client: MailchimpClient, progress=None) -
         run.state = MemberSyncRun.State.FAILED
         run.error = f"{error.title}: {error.detail}" if error.detail else error.title
     except Exception as error:  # the time limit, the database: failed with it, not "running"
+        run.state = MemberSyncRun.State.FAILED
+        run.error = (f"It stopped on an unexpected error ({type(error).__name__}: {error}); "
+                     "what the pages before it applied is kept.")
         try:
-            _run_fail(run, drift, f"It stopped on an unexpected error ({type(error).__name__}:"
-                                  f" {error}); what the pages before it applied is kept.")
+            _run_finish(run, drift, since_at)
         except Exception:  # the database itself: the watchdog fails it later
             logger.exception("could not record the failure of member sync run %s", run.pk)
         raise
     else:
         run.state = MemberSyncRun.State.SUCCEEDED
+    _run_finish(run, drift, since_at)
+    return run
+
+
+def _run_finish(run: MemberSyncRun, drift: Drift, since_at: datetime | None) -> None:
+    """Record the run's end: the drift it found and, if it succeeded, the watermark the next
+    reconciliation reads from."""
     run.counts = dict(drift.counts)
     run.examples = drift.examples
     newest = drift.newest or since_at
     if drift.oldest_deferred is not None:
         newest = min(filter(None, [newest, drift.oldest_deferred]))
     run.watermark = newest if run.state == MemberSyncRun.State.SUCCEEDED else None
-    run.finished_at = timezone.now()
-    run.save()
-    return run
-
-
-def _run_fail(run: MemberSyncRun, drift: Drift, error: str) -> None:
-    run.state = MemberSyncRun.State.FAILED
-    run.error = error
-    run.counts, run.examples = dict(drift.counts), drift.examples
-    run.watermark = None
     run.finished_at = timezone.now()
     run.save()
 
